@@ -1,0 +1,449 @@
+"""One environment's configuration: loaded from `config/<env>.yaml`, validated once, immutable."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+
+# Lambda@Edge, the CLOUDFRONT-scope WAF and CloudFront's certificate live here (AWS requirement).
+EDGE_REGION = "us-east-1"
+
+# Regions that can host the primary components (S3, DynamoDB, CloudWatch) and DynamoDB replicas.
+# Only regions enabled by default: opt-in regions (af-south-1, ap-east-1, me-south-1, ...) must be
+# enabled per account first, and CloudFront standard logging cannot deliver to buckets in them.
+SUPPORTED_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1",
+    "ap-southeast-2", "ap-south-1", "sa-east-1",
+)
+
+# Lambda@Edge quotas (CloudFront developer guide, "Quotas on Lambda@Edge").
+VIEWER_TRIGGER_MAX_MEMORY_MB = 128
+VIEWER_TRIGGER_MAX_TIMEOUT_S = 5
+ORIGIN_TRIGGER_MAX_MEMORY_MB = 10240
+ORIGIN_TRIGGER_MAX_TIMEOUT_S = 30
+
+# WAFv2 rate-based rule limit range (requests per evaluation window per IP).
+RATE_LIMIT_MIN = 10
+RATE_LIMIT_MAX = 2_000_000_000
+
+# CloudWatch Logs accepts only these retention values.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
+_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
+_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
+_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+class PriceClass(str, enum.Enum):
+    """CloudFront price classes: which edge locations serve the distribution."""
+
+    PRICE_CLASS_100 = "PriceClass_100"
+    PRICE_CLASS_200 = "PriceClass_200"
+    PRICE_CLASS_ALL = "PriceClass_All"
+
+
+class ConfigError(Exception):
+    """A configuration file is invalid; each problem names the file and the field path."""
+
+    def __init__(self, path: Path | str, problems: list[tuple[str, str]]):
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__("\n".join(f"{self.path}: {field}: {msg}" for field, msg in problems))
+
+
+@dataclass(frozen=True)
+class EdgeFunctionSettings:
+    """Memory and timeout of one edge function."""
+
+    memory_mb: int
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """Custom domain: an existing delegated hosted zone by id, or a new zone (first step only)."""
+
+    zone_name: str
+    hosted_zone_id: str | None
+    aliases: tuple[str, ...]
+
+    @property
+    def creates_zone(self) -> bool:
+        return self.hosted_zone_id is None
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """StackSets rollout: target accounts and operation preferences."""
+
+    accounts: tuple[str, ...]
+    failure_tolerance_count: int
+    max_concurrent_count: int
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """A validated environment; every resource name derives from `project` and `environment`."""
+
+    source: Path
+    project: str
+    environment: str
+    primary_region: str
+    replica_regions: tuple[str, ...]
+    edge_config_cache_ttl_seconds: int
+    price_class: PriceClass
+    default_root_object: str
+    spa_fallback: bool
+    content_security_policy: str
+    viewer_request: EdgeFunctionSettings
+    origin_response: EdgeFunctionSettings
+    waf_rate_limit: int
+    waf_blocked_countries: tuple[str, ...]
+    waf_log_retention_days: int
+    access_log_retention_days: int
+    noncurrent_version_retention_days: int
+    function_log_retention_days: int
+    alarm_email: str | None
+    error_rate_5xx_percent: float
+    error_rate_4xx_percent: float
+    origin_latency_ms: int
+    waf_blocked_requests_per_5min: int
+    domain: DomainConfig | None
+    deploy: DeployConfig
+    tags: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def single_region(self) -> bool:
+        return self.primary_region == EDGE_REGION
+
+    @property
+    def name_prefix(self) -> str:
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def edge_config_table_name(self) -> str:
+        return f"{self.project}-edge-config-{self.environment}"
+
+    @property
+    def table_regions(self) -> tuple[str, ...]:
+        """The primary region first, then the replicas: where the edge functions may read."""
+        return (self.primary_region, *self.replica_regions)
+
+    @property
+    def custom_domain(self) -> bool:
+        """True when the distribution serves aliases with its own certificate."""
+        return self.domain is not None and bool(self.domain.aliases)
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Walks a parsed YAML mapping, collecting every problem with its field path."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def mapping(self, data: Any, path: str, allowed: set[str]) -> dict:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.fail(path or "(top level)", f"must be a mapping, got {_type_name(data)}")
+            return {}
+        for key in sorted(set(data) - allowed, key=str):
+            where = f"{path}.{key}" if path else str(key)
+            self.fail(where, f"unknown key; allowed keys here: {', '.join(sorted(allowed))}")
+        return data
+
+    def value(
+        self,
+        data: dict,
+        path: str,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = ...,
+        check: Callable[[Any], bool] | None = None,
+        allowed: str = "",
+    ) -> Any:
+        where = f"{path}.{key}" if path else key
+        if key not in data or data[key] is None:
+            if default is ...:
+                self.fail(where, f"is required ({allowed})" if allowed else "is required")
+            return None if default is ... else default
+        value = data[key]
+        # YAML booleans are ints in Python: never accept one for a number.
+        if isinstance(value, bool) and bool not in _as_tuple(kind):
+            self.fail(where, f"must be {allowed or _kind_name(kind)}, got a boolean")
+            return None
+        if not isinstance(value, kind):
+            self.fail(where, f"must be {allowed or _kind_name(kind)}, got {_type_name(value)} {value!r}")
+            return None
+        if check is not None and not check(value):
+            self.fail(where, f"must be {allowed}, got {value!r}")
+            return None
+        return value
+
+    def string_list(
+        self, data: dict, path: str, key: str, check: Callable[[str], bool], allowed: str
+    ) -> tuple[str, ...]:
+        where = f"{path}.{key}" if path else key
+        items = data.get(key)
+        if items is None:
+            return ()
+        if not isinstance(items, list):
+            self.fail(where, f"must be a list of {allowed}, got {_type_name(items)}")
+            return ()
+        good = []
+        for index, item in enumerate(items):
+            if not isinstance(item, str) or not check(item):
+                self.fail(f"{where}[{index}]", f"must be {allowed}, got {item!r}")
+            else:
+                good.append(item)
+        if len(set(good)) != len(good):
+            self.fail(where, "must not repeat a value")
+        return tuple(good)
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _in_range(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda v: low <= v <= high
+
+
+def _is_region(value: str) -> bool:
+    return value in SUPPORTED_REGIONS
+
+
+_REGIONS_TEXT = "one of " + ", ".join(SUPPORTED_REGIONS)
+
+_TOP_KEYS = {"project", "primary_region", "edge_config", "cdn", "edge_functions", "waf",
+             "retention", "monitoring", "domain", "deploy", "tags"}
+
+
+def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
+    """Validate parsed YAML into an EnvConfig, or raise ConfigError listing every problem."""
+    r = _Reader()
+    if not _ENV_RE.match(environment):
+        r.fail("(file name)", "the environment name (file name without .yaml) must be 2-10 "
+               "lowercase letters and digits, starting with a letter")
+    top = r.mapping(data, "", _TOP_KEYS)
+    if data is None:
+        r.fail("(top level)", "the file is empty")
+
+    project = r.value(top, "", "project", str, check=lambda v: bool(_PROJECT_RE.match(v)),
+                      allowed="3-16 lowercase letters, digits and hyphens, starting with a letter")
+    primary = r.value(top, "", "primary_region", str, default="us-west-2", check=_is_region,
+                      allowed=_REGIONS_TEXT)
+
+    edge_cfg = r.mapping(top.get("edge_config"), "edge_config", {"replica_regions", "cache_ttl_seconds"})
+    replicas = r.string_list(edge_cfg, "edge_config", "replica_regions", _is_region, _REGIONS_TEXT)
+    if primary in replicas:
+        r.fail("edge_config.replica_regions", f"must not include the primary region {primary}")
+    cache_ttl = r.value(edge_cfg, "edge_config", "cache_ttl_seconds", int, default=60,
+                        check=_in_range(1, 3600), allowed="an integer from 1 to 3600")
+
+    cdn = r.mapping(top.get("cdn"), "cdn", {"price_class", "default_root_object", "spa_fallback",
+                                             "content_security_policy"})
+    price_values = [p.value for p in PriceClass]
+    price = r.value(cdn, "cdn", "price_class", str, default="PriceClass_100",
+                    check=lambda v: v in price_values, allowed="one of " + ", ".join(price_values))
+    root_object = r.value(cdn, "cdn", "default_root_object", str, default="index.html",
+                          check=lambda v: bool(re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}$", v)),
+                          allowed="an object key such as index.html")
+    spa = r.value(cdn, "cdn", "spa_fallback", bool, default=False, allowed="true or false")
+    csp = r.value(cdn, "cdn", "content_security_policy", str,
+                  default="default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                          "frame-ancestors 'none'; base-uri 'self'",
+                  check=lambda v: 0 < len(v) <= 1783 and "\n" not in v,
+                  allowed="a one-line Content-Security-Policy value of at most 1783 characters")
+
+    functions = r.mapping(top.get("edge_functions"), "edge_functions",
+                          {"viewer_request", "origin_response"})
+    viewer = _function_settings(r, functions, "viewer_request", VIEWER_TRIGGER_MAX_MEMORY_MB,
+                                VIEWER_TRIGGER_MAX_TIMEOUT_S, default_timeout=5)
+    origin = _function_settings(r, functions, "origin_response", ORIGIN_TRIGGER_MAX_MEMORY_MB,
+                                ORIGIN_TRIGGER_MAX_TIMEOUT_S, default_timeout=10)
+
+    waf = r.mapping(top.get("waf"), "waf", {"rate_limit", "blocked_countries"})
+    rate_limit = r.value(waf, "waf", "rate_limit", int, default=2000,
+                         check=_in_range(RATE_LIMIT_MIN, RATE_LIMIT_MAX),
+                         allowed=f"an integer from {RATE_LIMIT_MIN} to {RATE_LIMIT_MAX} "
+                                 "(requests per IP per 5 minutes)")
+    countries = r.string_list(waf, "waf", "blocked_countries", lambda v: bool(_COUNTRY_RE.match(v)),
+                              "a two-letter upper-case ISO 3166 country code such as KP")
+
+    retention = r.mapping(top.get("retention"), "retention",
+                          {"access_logs_days", "waf_logs_days", "function_logs_days",
+                           "noncurrent_versions_days"})
+    retention_text = "one of " + ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+    access_days = r.value(retention, "retention", "access_logs_days", int, default=365,
+                          check=_in_range(1, 3650), allowed="an integer from 1 to 3650")
+    waf_days = r.value(retention, "retention", "waf_logs_days", int, default=365,
+                       check=lambda v: v in LOG_RETENTION_DAYS, allowed=retention_text)
+    fn_days = r.value(retention, "retention", "function_logs_days", int, default=365,
+                      check=lambda v: v in LOG_RETENTION_DAYS, allowed=retention_text)
+    noncurrent_days = r.value(retention, "retention", "noncurrent_versions_days", int, default=90,
+                              check=_in_range(1, 3650), allowed="an integer from 1 to 3650")
+
+    mon = r.mapping(top.get("monitoring"), "monitoring",
+                    {"alarm_email", "error_rate_5xx_percent", "error_rate_4xx_percent",
+                     "origin_latency_ms", "waf_blocked_requests_per_5min"})
+    email = r.value(mon, "monitoring", "alarm_email", str, default=None,
+                    check=lambda v: bool(_EMAIL_RE.match(v)), allowed="an e-mail address")
+    rate_5xx = r.value(mon, "monitoring", "error_rate_5xx_percent", (int, float), default=1.0,
+                       check=_in_range(0.01, 100), allowed="a percentage from 0.01 to 100")
+    rate_4xx = r.value(mon, "monitoring", "error_rate_4xx_percent", (int, float), default=10.0,
+                       check=_in_range(0.01, 100), allowed="a percentage from 0.01 to 100")
+    latency = r.value(mon, "monitoring", "origin_latency_ms", int, default=3000,
+                      check=_in_range(10, 60000), allowed="an integer from 10 to 60000")
+    blocked = r.value(mon, "monitoring", "waf_blocked_requests_per_5min", int, default=1000,
+                      check=_in_range(1, 10_000_000), allowed="an integer from 1 to 10000000")
+
+    domain = _domain(r, top.get("domain"))
+
+    dep = r.mapping(top.get("deploy"), "deploy",
+                    {"accounts", "failure_tolerance_count", "max_concurrent_count"})
+    accounts = r.string_list(dep, "deploy", "accounts", lambda v: bool(_ACCOUNT_RE.match(v)),
+                             "a 12-digit AWS account id in quotes, such as '111111111111'")
+    if "accounts" not in dep:
+        r.fail("deploy.accounts", "is required (the AWS account ids to deploy to)")
+    elif not accounts and not any(p[0].startswith("deploy.accounts") for p in r.problems):
+        r.fail("deploy.accounts", "must list at least one 12-digit account id")
+    tolerance = r.value(dep, "deploy", "failure_tolerance_count", int, default=0,
+                        check=_in_range(0, 100), allowed="an integer from 0 to 100")
+    concurrent = r.value(dep, "deploy", "max_concurrent_count", int, default=1,
+                         check=_in_range(1, 100), allowed="an integer from 1 to 100")
+    if isinstance(tolerance, int) and isinstance(concurrent, int) and tolerance >= concurrent:
+        # StackSets rejects operation preferences where the tolerance reaches the concurrency.
+        r.fail("deploy.failure_tolerance_count",
+               f"must be lower than deploy.max_concurrent_count ({concurrent})")
+
+    tags_map = r.mapping(top.get("tags"), "tags", set(top.get("tags") or {}))
+    tags = []
+    for key, value in sorted(tags_map.items(), key=lambda kv: str(kv[0])):
+        if (not isinstance(key, str) or not re.match(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$", key)
+                or key.startswith("aws:") or key in ("Project", "Environment", "ManagedBy")):
+            r.fail(f"tags.{key}", "must be a tag key of 1-128 letters, digits, spaces or _.:/=+-@, "
+                   "not starting with aws: and not Project, Environment or ManagedBy (always set)")
+        elif not isinstance(value, str) or len(value) > 256:
+            r.fail(f"tags.{key}", "must be a string of at most 256 characters")
+        else:
+            tags.append((key, value))
+
+    if r.problems:
+        raise ConfigError(source, r.problems)
+    return EnvConfig(
+        source=source, project=project, environment=environment, primary_region=primary,
+        replica_regions=replicas, edge_config_cache_ttl_seconds=cache_ttl,
+        price_class=PriceClass(price), default_root_object=root_object, spa_fallback=spa,
+        content_security_policy=csp, viewer_request=viewer, origin_response=origin,
+        waf_rate_limit=rate_limit, waf_blocked_countries=countries,
+        waf_log_retention_days=waf_days, access_log_retention_days=access_days,
+        noncurrent_version_retention_days=noncurrent_days, function_log_retention_days=fn_days,
+        alarm_email=email, error_rate_5xx_percent=float(rate_5xx),
+        error_rate_4xx_percent=float(rate_4xx), origin_latency_ms=latency,
+        waf_blocked_requests_per_5min=blocked, domain=domain,
+        deploy=DeployConfig(accounts=accounts, failure_tolerance_count=tolerance,
+                            max_concurrent_count=concurrent),
+        tags=tuple(tags),
+    )
+
+
+def _function_settings(r: _Reader, functions: dict, key: str, max_memory: int, max_timeout: int,
+                       default_timeout: int) -> EdgeFunctionSettings:
+    path = f"edge_functions.{key}"
+    data = r.mapping(functions.get(key), path, {"memory_mb", "timeout_seconds"})
+    memory = r.value(data, path, "memory_mb", int, default=128, check=_in_range(128, max_memory),
+                     allowed=f"an integer from 128 to {max_memory} (Lambda@Edge limit)")
+    timeout = r.value(data, path, "timeout_seconds", int, default=default_timeout,
+                      check=_in_range(1, max_timeout),
+                      allowed=f"an integer from 1 to {max_timeout} (Lambda@Edge limit)")
+    return EdgeFunctionSettings(memory_mb=memory or 128, timeout_seconds=timeout or 1)
+
+
+def _domain(r: _Reader, data: Any) -> DomainConfig | None:
+    if data is None:
+        return None
+    d = r.mapping(data, "domain", {"zone_name", "hosted_zone_id", "aliases"})
+    domain_text = "a lower-case DNS name such as example.com"
+    zone_name = r.value(d, "domain", "zone_name", str, check=lambda v: bool(_DOMAIN_RE.match(v)),
+                        allowed=domain_text)
+    zone_id = r.value(d, "domain", "hosted_zone_id", str, default=None,
+                      check=lambda v: bool(_ZONE_ID_RE.match(v)),
+                      allowed="a Route53 hosted zone id such as Z0123456789ABCDEFGHIJ")
+    aliases = r.string_list(d, "domain", "aliases", lambda v: bool(_DOMAIN_RE.match(v)), domain_text)
+    if zone_name:
+        for index, alias in enumerate(aliases):
+            if alias != zone_name and not alias.endswith("." + zone_name):
+                r.fail(f"domain.aliases[{index}]", f"must be {zone_name} or a name under it, got {alias!r}")
+    if aliases and "hosted_zone_id" not in d:
+        # ACM DNS validation only completes in a zone that is already delegated: a zone created
+        # in the same rollout leaves the certificate pending until CloudFormation times out.
+        r.fail("domain.hosted_zone_id", "is required when domain.aliases is set: the certificate "
+               "needs an existing, delegated zone (create the zone first without aliases, delegate "
+               "it, then add its id and the aliases)")
+    return DomainConfig(zone_name=zone_name or "", hosted_zone_id=zone_id, aliases=aliases)
+
+
+def load_config(path: Path | str) -> EnvConfig:
+    """Read and validate one environment file; raise ConfigError naming the file and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [("(file)", f"cannot be read: {exc.strerror or exc}")]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(path, [(where, f"is not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+    return parse_config(data, path, path.stem)
+
+
+def environment_names(config_dir: Path = CONFIG_DIR) -> list[str]:
+    """The environments defined in `config/`, sorted."""
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+
+
+def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvConfig:
+    """Load `config/<name>.yaml`; an unknown name is a ConfigError listing the known ones."""
+    path = config_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(environment_names(config_dir)) or "none"
+        raise ConfigError(path, [("(file)", f"no such environment {name!r}; known: {known}")])
+    return load_config(path)
