@@ -116,6 +116,7 @@ class EnvConfig:
     content_security_policy: str
     viewer_request: EdgeFunctionSettings
     origin_response: EdgeFunctionSettings
+    viewer_response: EdgeFunctionSettings
     waf_rate_limit: int
     waf_blocked_countries: tuple[str, ...]
     waf_log_retention_days: int
@@ -130,6 +131,11 @@ class EnvConfig:
     domain: DomainConfig | None
     deploy: DeployConfig
     tags: tuple[tuple[str, str], ...] = field(default=())
+
+    def edge_function_settings(self, key: str) -> EdgeFunctionSettings:
+        """Memory and timeout of the edge function `key` (viewer_request, origin_response, ...)."""
+        return {"viewer_request": self.viewer_request, "viewer_response": self.viewer_response,
+                "origin_response": self.origin_response}[key]
 
     @property
     def single_region(self) -> bool:
@@ -292,9 +298,11 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
                   allowed="a one-line Content-Security-Policy value of at most 1783 characters")
 
     functions = r.mapping(top.get("edge_functions"), "edge_functions",
-                          {"viewer_request", "origin_response"})
+                          {"viewer_request", "viewer_response", "origin_response"})
     viewer = _function_settings(r, functions, "viewer_request", VIEWER_TRIGGER_MAX_MEMORY_MB,
                                 VIEWER_TRIGGER_MAX_TIMEOUT_S, default_timeout=5)
+    viewer_response = _function_settings(r, functions, "viewer_response", VIEWER_TRIGGER_MAX_MEMORY_MB,
+                                         VIEWER_TRIGGER_MAX_TIMEOUT_S, default_timeout=5)
     origin = _function_settings(r, functions, "origin_response", ORIGIN_TRIGGER_MAX_MEMORY_MB,
                                 ORIGIN_TRIGGER_MAX_TIMEOUT_S, default_timeout=10)
 
@@ -371,6 +379,7 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
         replica_regions=replicas, edge_config_cache_ttl_seconds=cache_ttl,
         price_class=PriceClass(price), default_root_object=root_object, spa_fallback=spa,
         content_security_policy=csp, viewer_request=viewer, origin_response=origin,
+        viewer_response=viewer_response,
         waf_rate_limit=rate_limit, waf_blocked_countries=countries,
         waf_log_retention_days=waf_days, access_log_retention_days=access_days,
         noncurrent_version_retention_days=noncurrent_days, function_log_retention_days=fn_days,

@@ -1,0 +1,264 @@
+"""CloudFront component (us-east-1): the distribution, its policies, certificate and logs bucket."""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Sub, Template
+from troposphere import certificatemanager as acm
+from troposphere import cloudfront as cf
+
+from templates.common import add_output, add_parameter, assert_edge_region, new_template, skip_checkov, tags
+from templates.config import EnvConfig
+from templates.edge_functions import FUNCTIONS, EdgeFunction
+from templates.lambda_edge import VERSION_ARN_PATTERN, version_output_name
+from templates.s3 import add_logs_bucket_resources
+
+ORIGIN_ID = "s3-origin"
+
+# Content-hashed build output (app.3f9a1c.js): cached for a year at the edge and in browsers.
+ASSET_PATH_PATTERN = "/assets/*"
+
+ONE_YEAR = 31_536_000
+ONE_DAY = 86_400
+
+WEB_ACL_ARN_PATTERN = r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]+/[a-f0-9-]+$"
+BUCKET_DOMAIN_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\.s3\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+
+
+def build(env: EnvConfig) -> Template:
+    """Distribution with OAC, minimal cache keys, security headers, edge functions, TLS and logging."""
+    t = new_template(env, "cloudfront", "CloudFront distribution")
+    assert_edge_region(t, "cloudfront")
+    web_acl_arn = add_parameter(
+        t, "WebAclArn", "ARN of the CLOUDFRONT-scope WAFv2 web ACL (from the waf stack).",
+        AllowedPattern=WEB_ACL_ARN_PATTERN, ConstraintDescription="must be a global (CLOUDFRONT) web ACL ARN",
+    )
+    origin_domain = add_parameter(
+        t, "OriginDomainName",
+        "Regional domain name of the origin bucket, <bucket>.s3.<region>.amazonaws.com.",
+        AllowedPattern=BUCKET_DOMAIN_PATTERN, ConstraintDescription="must be an S3 regional bucket domain name",
+    )
+    version_arns = {
+        spec.key: add_parameter(
+            t, version_output_name(spec),
+            f"Numbered version ARN of the {spec.event_type} edge function (never $LATEST or an alias).",
+            AllowedPattern=VERSION_ARN_PATTERN,
+            ConstraintDescription="must be a numbered Lambda version ARN in us-east-1",
+        )
+        for spec in FUNCTIONS
+    }
+    logs_bucket = add_logs_bucket_resources(t, env, "cdn-logs", log_writer=None)
+    oac = _add_origin_access_control(t, env)
+    pages_policy, assets_policy = _add_cache_policies(t, env)
+    origin_request_policy = _add_origin_request_policy(t, env)
+    headers_policy = _add_response_headers_policy(t, env)
+    certificate = _add_certificate(t, env) if env.custom_domain else None
+
+    associations = [_association(spec, version_arns[spec.key]) for spec in FUNCTIONS]
+    behavior = dict(
+        TargetOriginId=ORIGIN_ID,
+        ViewerProtocolPolicy="redirect-to-https",
+        AllowedMethods=["GET", "HEAD", "OPTIONS"],
+        CachedMethods=["GET", "HEAD"],
+        Compress=True,
+        OriginRequestPolicyId=Ref(origin_request_policy),
+        ResponseHeadersPolicyId=Ref(headers_policy),
+        LambdaFunctionAssociations=associations,
+    )
+    config = cf.DistributionConfig(
+        Comment=f"{env.name_prefix} site",
+        Enabled=True,
+        HttpVersion="http2and3",
+        IPV6Enabled=True,
+        PriceClass=env.price_class.value,
+        DefaultRootObject=env.default_root_object,
+        Origins=[
+            cf.Origin(
+                Id=ORIGIN_ID,
+                DomainName=Ref(origin_domain),
+                # OAC signs the requests; the legacy origin access identity stays empty.
+                S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""),
+                OriginAccessControlId=GetAtt(oac, "Id"),
+            )
+        ],
+        DefaultCacheBehavior=cf.DefaultCacheBehavior(CachePolicyId=Ref(pages_policy), **behavior),
+        CacheBehaviors=[
+            cf.CacheBehavior(PathPattern=ASSET_PATH_PATTERN, CachePolicyId=Ref(assets_policy), **behavior)
+        ],
+        Logging=cf.Logging(Bucket=GetAtt(logs_bucket, "DomainName"), Prefix="cloudfront/", IncludeCookies=False),
+        WebACLId=Ref(web_acl_arn),
+        ViewerCertificate=_viewer_certificate(certificate),
+    )
+    if certificate is not None:
+        config.Aliases = list(env.domain.aliases)
+    if env.spa_fallback:
+        # A single-page app answers every unknown path with its shell; S3 says 403 for a missing
+        # key when CloudFront may not list the bucket, so both codes map to it.
+        config.CustomErrorResponses = [
+            cf.CustomErrorResponse(
+                ErrorCode=code, ResponseCode=200, ResponsePagePath=f"/{env.default_root_object}",
+                ErrorCachingMinTTL=10,
+            )
+            for code in (403, 404)
+        ]
+    distribution = t.add_resource(cf.Distribution("Distribution", DistributionConfig=config, Tags=tags(env)))
+    checks = {}
+    if certificate is None:
+        checks["CKV_AWS_174"] = ("No custom domain: the *.cloudfront.net default certificate fixes the "
+                                 "viewer TLS policy; set domain in the config to enforce TLSv1.2_2021.")
+    skip_checkov(distribution, **checks)
+
+    # Additional metrics (OriginLatency, error rates by status code) for the monitoring alarms.
+    t.add_resource(
+        cf.MonitoringSubscription(
+            "DistributionMetrics",
+            DistributionId=Ref(distribution),
+            MonitoringSubscription=cf.MonitoringSubscriptionProperty(
+                RealtimeMetricsSubscriptionConfig=cf.RealtimeMetricsSubscriptionConfig(
+                    RealtimeMetricsSubscriptionStatus="Enabled"
+                )
+            ),
+        )
+    )
+    add_output(t, "DistributionId", Ref(distribution), "Id of the CloudFront distribution.")
+    add_output(
+        t, "DistributionArn",
+        Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"),
+        "ARN of the distribution: the primary region's origin bucket policy allows only it.",
+    )
+    add_output(t, "DistributionDomainName", GetAtt(distribution, "DomainName"),
+               "The distribution's *.cloudfront.net domain name (alias target).")
+    if certificate is not None:
+        add_output(t, "CertificateArn", Ref(certificate), "ACM certificate of the aliases.")
+    return t
+
+
+def _association(spec: EdgeFunction, version_arn) -> cf.LambdaFunctionAssociation:
+    association = cf.LambdaFunctionAssociation(EventType=spec.event_type, LambdaFunctionARN=Ref(version_arn))
+    if spec.include_body:
+        association.IncludeBody = True
+    return association
+
+
+def _add_origin_access_control(t: Template, env: EnvConfig) -> cf.OriginAccessControl:
+    return t.add_resource(
+        cf.OriginAccessControl(
+            "OriginAccessControl",
+            OriginAccessControlConfig=cf.OriginAccessControlConfig(
+                Name=f"{env.name_prefix}-origin",
+                Description=f"{env.name_prefix}: CloudFront signs every request to the origin bucket",
+                OriginAccessControlOriginType="s3",
+                SigningBehavior="always",
+                SigningProtocol="sigv4",
+            ),
+        )
+    )
+
+
+def _minimal_cache_key() -> dict:
+    """No cookies, headers or query strings in the cache key; gzip and brotli variants only."""
+    return dict(
+        CookiesConfig=cf.CacheCookiesConfig(CookieBehavior="none"),
+        HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="none"),
+        QueryStringsConfig=cf.CacheQueryStringsConfig(QueryStringBehavior="none"),
+        EnableAcceptEncodingGzip=True,
+        EnableAcceptEncodingBrotli=True,
+    )
+
+
+def _add_cache_policies(t: Template, env: EnvConfig) -> tuple[cf.CachePolicy, cf.CachePolicy]:
+    pages = t.add_resource(
+        cf.CachePolicy(
+            "PagesCachePolicy",
+            CachePolicyConfig=cf.CachePolicyConfig(
+                Name=f"{env.name_prefix}-pages",
+                Comment="Pages: honour the origin's Cache-Control, short default",
+                MinTTL=0,
+                DefaultTTL=300,
+                MaxTTL=ONE_DAY,
+                ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
+                    **_minimal_cache_key()
+                ),
+            ),
+        )
+    )
+    assets = t.add_resource(
+        cf.CachePolicy(
+            "AssetsCachePolicy",
+            CachePolicyConfig=cf.CachePolicyConfig(
+                Name=f"{env.name_prefix}-assets",
+                Comment="Content-hashed assets: immutable, cached for a year",
+                MinTTL=ONE_DAY,
+                DefaultTTL=ONE_YEAR,
+                MaxTTL=ONE_YEAR,
+                ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
+                    **_minimal_cache_key()
+                ),
+            ),
+        )
+    )
+    return pages, assets
+
+
+def _add_origin_request_policy(t: Template, env: EnvConfig) -> cf.OriginRequestPolicy:
+    """S3 needs nothing from the viewer: no cookies, headers or query strings reach the origin."""
+    return t.add_resource(
+        cf.OriginRequestPolicy(
+            "OriginRequestPolicy",
+            OriginRequestPolicyConfig=cf.OriginRequestPolicyConfig(
+                Name=f"{env.name_prefix}-s3-origin",
+                Comment="Forward nothing from the viewer to the S3 origin",
+                CookiesConfig=cf.OriginRequestCookiesConfig(CookieBehavior="none"),
+                HeadersConfig=cf.OriginRequestHeadersConfig(HeaderBehavior="none"),
+                QueryStringsConfig=cf.OriginRequestQueryStringsConfig(QueryStringBehavior="none"),
+            ),
+        )
+    )
+
+
+def _add_response_headers_policy(t: Template, env: EnvConfig) -> cf.ResponseHeadersPolicy:
+    return t.add_resource(
+        cf.ResponseHeadersPolicy(
+            "SecurityHeadersPolicy",
+            ResponseHeadersPolicyConfig=cf.ResponseHeadersPolicyConfig(
+                Name=f"{env.name_prefix}-security-headers",
+                Comment="HSTS, nosniff, frame denial, referrer policy and the site's CSP",
+                SecurityHeadersConfig=cf.SecurityHeadersConfig(
+                    StrictTransportSecurity=cf.StrictTransportSecurity(
+                        AccessControlMaxAgeSec=2 * ONE_YEAR, IncludeSubdomains=True, Preload=True, Override=True
+                    ),
+                    ContentTypeOptions=cf.ContentTypeOptions(Override=True),
+                    FrameOptions=cf.FrameOptions(FrameOption="DENY", Override=True),
+                    ReferrerPolicy=cf.ReferrerPolicy(ReferrerPolicy="strict-origin-when-cross-origin", Override=True),
+                    ContentSecurityPolicy=cf.ContentSecurityPolicy(
+                        ContentSecurityPolicy=env.content_security_policy, Override=True
+                    ),
+                ),
+            ),
+        )
+    )
+
+
+def _add_certificate(t: Template, env: EnvConfig) -> acm.Certificate:
+    """DNS-validated in the existing, delegated zone; CloudFormation writes the validation records."""
+    first, *others = env.domain.aliases
+    certificate = acm.Certificate(
+        "Certificate",
+        DomainName=first,
+        ValidationMethod="DNS",
+        DomainValidationOptions=[
+            acm.DomainValidationOption(DomainName=name, HostedZoneId=env.domain.hosted_zone_id)
+            for name in env.domain.aliases
+        ],
+        Tags=tags(env),
+    )
+    if others:
+        certificate.SubjectAlternativeNames = others
+    return t.add_resource(certificate)
+
+
+def _viewer_certificate(certificate: acm.Certificate | None) -> cf.ViewerCertificate:
+    if certificate is None:
+        return cf.ViewerCertificate(CloudFrontDefaultCertificate=True)
+    return cf.ViewerCertificate(
+        AcmCertificateArn=Ref(certificate), SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021"
+    )

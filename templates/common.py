@@ -1,0 +1,189 @@
+"""Shared pieces of the component builders: names, tags, retention, region conditions, checkov skips."""
+
+from __future__ import annotations
+
+from troposphere import (
+    AWSObject,
+    Equals,
+    Output,
+    Parameter,
+    Ref,
+    Region,
+    Sub,
+    Tags,
+    Template,
+)
+
+from awacs import kms as kms_actions
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
+from troposphere import kms
+
+from templates.config import EDGE_REGION, EnvConfig
+
+MANAGED_BY = "edge-cdn-generator"
+
+# Condition names shared by the root and the templates that hold resources of both regions.
+IS_EDGE_REGION = "IsEdgeRegion"
+IS_PRIMARY_REGION = "IsPrimaryRegion"
+
+
+def new_template(env: EnvConfig, component: str, summary: str) -> Template:
+    """A template with a description naming the project, environment and component."""
+    t = Template()
+    t.set_version("2010-09-09")
+    t.set_description(f"{env.project} {env.environment}: {summary} ({component}; generated, do not edit)")
+    return t
+
+
+def tags(env: EnvConfig, **extra: str) -> Tags:
+    """Project, Environment and ManagedBy tags, the environment's own tags, then extra ones."""
+    values = {"Project": env.project, "Environment": env.environment, "ManagedBy": MANAGED_BY}
+    values.update(dict(env.tags))
+    values.update(extra)
+    return Tags(**values)
+
+
+def tag_list(env: EnvConfig) -> list[dict[str, str]]:
+    """The same tags as a plain Key/Value list, for properties troposphere types as lists."""
+    return tags(env).to_dict()
+
+
+def retain(resource: AWSObject) -> AWSObject:
+    """Keep the resource (and its data) when it is deleted or replaced by a stack update."""
+    resource.DeletionPolicy = "Retain"
+    resource.UpdateReplacePolicy = "Retain"
+    return resource
+
+
+def skip_checkov(resource: AWSObject, **reasons: str) -> AWSObject:
+    """Suppress checkov checks that cannot apply to this resource, each with its reason.
+
+    Keys are check ids with underscores (CKV_AWS_117=...), as checkov reads them from Metadata.
+    """
+    metadata = dict(getattr(resource, "Metadata", {}) or {})
+    checks = [{"id": check_id, "comment": reason} for check_id, reason in sorted(reasons.items())]
+    metadata["checkov"] = {"skip": checks}
+    resource.Metadata = metadata
+    return resource
+
+
+def add_region_conditions(t: Template, env: EnvConfig) -> None:
+    """IsEdgeRegion (us-east-1) and IsPrimaryRegion (the configured primary region)."""
+    t.add_condition(IS_EDGE_REGION, Equals(Region, EDGE_REGION))
+    t.add_condition(IS_PRIMARY_REGION, Equals(Region, env.primary_region))
+
+
+def assert_edge_region(t: Template, component: str) -> None:
+    """A Rules assertion that fails a deploy outside us-east-1 before anything is created."""
+    t.add_rule(
+        "EdgeRegionOnly",
+        {
+            "Assertions": [
+                {
+                    "Assert": Equals(Region, EDGE_REGION),
+                    "AssertDescription": (
+                        f"The {component} stack must be created in {EDGE_REGION}: CloudFront only "
+                        "uses Lambda@Edge functions, CLOUDFRONT-scope web ACLs and certificates "
+                        f"from {EDGE_REGION}."
+                    ),
+                }
+            ]
+        },
+    )
+
+
+def add_output(t: Template, name: str, value: object, description: str, condition: str | None = None) -> Output:
+    """Add an output; every output says what it is for."""
+    output = Output(name, Value=value, Description=description)
+    if condition:
+        output.Condition = condition
+    return t.add_output(output)
+
+
+def add_parameter(t: Template, name: str, description: str, **props: object) -> Parameter:
+    """Add a String parameter (unless Type is given) with its description and constraints."""
+    props.setdefault("Type", "String")
+    return t.add_parameter(Parameter(name, Description=description, **props))
+
+
+def regional_name(env: EnvConfig, purpose: str) -> Sub:
+    """A globally unique name: <project>-<env>-<purpose>-<account>-<region> (buckets, IAM roles)."""
+    return Sub(f"{env.name_prefix}-{purpose}-${{AWS::AccountId}}-${{AWS::Region}}")
+
+
+def origin_bucket_name(env: EnvConfig) -> Sub:
+    """The origin bucket's name, deterministic so the edge region can derive its domain name."""
+    return Sub(f"{env.name_prefix}-origin-${{AWS::AccountId}}-{env.primary_region}")
+
+
+def origin_bucket_domain(env: EnvConfig) -> Sub:
+    """The origin bucket's regional domain name, `<bucket>.s3.<region>.amazonaws.com`.
+
+    Exports do not cross regions: the edge instance derives it from the deterministic name.
+    """
+    return Sub(
+        f"{env.name_prefix}-origin-${{AWS::AccountId}}-{env.primary_region}"
+        f".s3.{env.primary_region}.${{AWS::URLSuffix}}"
+    )
+
+
+
+def key_admin_statement() -> Statement:
+    """The default KMS key policy statement: the account administers the key through IAM.
+
+    `kms:*` to the account root is what AWS itself writes; narrowing it risks an unmanageable key.
+    """
+    return Statement(
+        Sid="AllowAccountToAdministerKey",
+        Effect=Allow,
+        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+        Action=[kms_actions.Action("*")],
+        Resource=["*"],
+    )
+
+
+def add_log_encryption_key(t: Template, env: EnvConfig, purpose: str) -> kms.Key:
+    """A KMS key that CloudWatch Logs in this region may use for this stack's log groups."""
+    key = t.add_resource(
+        retain(
+            kms.Key(
+                f"{purpose}LogsKey",
+                Description=f"{env.name_prefix}: encrypts the {purpose} log groups",
+                EnableKeyRotation=True,
+                PendingWindowInDays=30,
+                KeyPolicy=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        key_admin_statement(),
+                        Statement(
+                            Sid="AllowCloudWatchLogs",
+                            Effect=Allow,
+                            Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                            Action=[
+                                kms_actions.Encrypt,
+                                kms_actions.Decrypt,
+                                kms_actions.ReEncryptFrom,
+                                kms_actions.ReEncryptTo,
+                                kms_actions.GenerateDataKey,
+                                kms_actions.GenerateDataKeyWithoutPlaintext,
+                                kms_actions.DescribeKey,
+                            ],
+                            Resource=["*"],  # in a key policy, "*" means this key
+                            # Only for log groups of this account and region.
+                            Condition=Condition(
+                                ArnLike(
+                                    {
+                                        "kms:EncryptionContext:aws:logs:arn": Sub(
+                                            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+                                        )
+                                    }
+                                )
+                            ),
+                        ),
+                    ],
+                ),
+                Tags=tags(env),
+            )
+        )
+    )
+    return key

@@ -1,0 +1,21 @@
+"""The lint step: cfn-lint in-process, with all checks and the edge rules, for each template."""
+
+from __future__ import annotations
+
+from templates.lint_rules import lint_template
+
+
+def format_match(match) -> str:
+    """`E3002 message (line 12)`: the rule id, its message and where."""
+    rule = getattr(match, "rule", None)
+    rule_id = getattr(rule, "id", "E0000")
+    line = getattr(match, "linenumber", None)
+    return f"{rule_id} {match.message}" + (f" (line {line})" if line else "")
+
+
+def lint_environment(files: dict[str, bytes], regions: list[str]) -> dict[str, list[str]]:
+    """File name -> findings (errors, warnings and informational) for every linted region."""
+    return {
+        filename: sorted(format_match(m) for m in lint_template(body.decode(), regions))
+        for filename, body in files.items()
+    }

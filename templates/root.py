@@ -1,0 +1,179 @@
+"""Root template: the components as nested stacks, chosen per region, wired by parameters."""
+
+from __future__ import annotations
+
+from troposphere import Equals, GetAtt, If, Not, Ref, Region, Sub, Template
+from troposphere.cloudformation import Stack
+
+from templates.common import (
+    IS_EDGE_REGION,
+    IS_PRIMARY_REGION,
+    add_output,
+    add_parameter,
+    add_region_conditions,
+    new_template,
+    origin_bucket_domain,
+    tags,
+)
+from templates.config import EDGE_REGION, EnvConfig
+from templates.edge_functions import FUNCTIONS
+from templates.lambda_edge import version_output_name
+from templates.monitoring import EMAIL_PATTERN, NO_DISTRIBUTION
+from templates.s3 import DISTRIBUTION_ARN_PATTERN
+
+# Nested stacks in the order the components are described; each is output/<env>/<name>.json.
+COMPONENTS = ("s3", "dynamodb", "lambda_edge", "waf", "cloudfront", "route53", "monitoring")
+
+
+def components(env: EnvConfig) -> tuple[str, ...]:
+    """The components this environment has: route53 only with a domain."""
+    return tuple(c for c in COMPONENTS if c != "route53" or env.domain is not None)
+
+
+def build(env: EnvConfig) -> Template:
+    """The root: edge components in us-east-1, regional ones in the primary region."""
+    t = new_template(env, "root", "CloudFront edge stack")
+    add_region_conditions(t, env)
+    bucket = add_parameter(
+        t, "TemplatesBucket",
+        "Bucket holding the component templates, in the region where this stack is created "
+        "(deploy.py bootstrap creates one per region).",
+        AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        ConstraintDescription="must be an S3 bucket name",
+    )
+    prefix = add_parameter(
+        t, "TemplatesPrefix",
+        "Key prefix of the component templates in that bucket, ending with a slash (may be empty).",
+        Default=f"{env.project}/{env.environment}/",
+        AllowedPattern=r"^([A-Za-z0-9!_.*'()-]+/)*$",
+        ConstraintDescription="must be empty or a key prefix ending with /",
+    )
+    alarm_email = add_parameter(
+        t, "AlarmEmail", "E-mail address that receives the alarms (empty: none).",
+        Default=env.alarm_email or "", AllowedPattern=EMAIL_PATTERN,
+        ConstraintDescription="must be an e-mail address or empty",
+    )
+    groups = [("Component templates", [bucket, prefix]), ("Alarms", [alarm_email])]
+    labels = {bucket: "Templates bucket", prefix: "Templates key prefix", alarm_email: "Alarm e-mail"}
+    allowed_regions = sorted({EDGE_REGION, env.primary_region})
+    rules = {
+        "SupportedRegion": {
+            "Assertions": [{
+                "Assert": {"Fn::Contains": [allowed_regions, Region]},
+                "AssertDescription": f"This environment deploys only to {' and '.join(allowed_regions)}.",
+            }]
+        }
+    }
+
+    def nested(name: str, condition: str | None, parameters: dict | None = None) -> Stack:
+        stack = Stack(
+            _stack_id(name),
+            TemplateURL=Sub(
+                "https://${Bucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${Prefix}" + f"{name}.json",
+                Bucket=Ref(bucket), Prefix=Ref(prefix),
+            ),
+            Tags=tags(env),
+            # Deleting a nested stack deletes its resources except those that retain themselves
+            # (buckets, table, keys, logs, function versions): said explicitly, as cfn-lint asks.
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
+        )
+        if parameters:
+            stack.Parameters = parameters
+        if condition:
+            stack.Condition = condition
+        return t.add_resource(stack)
+
+    lambda_edge = nested("lambda_edge", IS_EDGE_REGION)
+    waf = nested("waf", IS_EDGE_REGION)
+    cloudfront = nested("cloudfront", IS_EDGE_REGION, {
+        "WebAclArn": GetAtt(waf, "Outputs.WebAclArn"),
+        "OriginDomainName": origin_bucket_domain(env),
+        **{version_output_name(spec): GetAtt(lambda_edge, f"Outputs.{version_output_name(spec)}")
+           for spec in FUNCTIONS},
+    })
+    if env.domain is not None:
+        route53_parameters = None if env.domain.creates_zone else {
+            "DistributionDomainName": GetAtt(cloudfront, "Outputs.DistributionDomainName")
+        }
+        route53 = nested("route53", IS_EDGE_REGION, route53_parameters)
+        if env.domain.creates_zone:
+            add_output(t, "NameServers", GetAtt(route53, "Outputs.NameServers"),
+                       "Delegate the new zone to these name servers, then set domain.hosted_zone_id.",
+                       condition=IS_EDGE_REGION)
+        else:
+            add_output(t, "SiteUrl", GetAtt(route53, "Outputs.SiteUrl"), "The site's address.",
+                       condition=IS_EDGE_REGION)
+
+    if env.single_region:
+        distribution_arn = GetAtt(cloudfront, "Outputs.DistributionArn")
+    else:
+        # Exports do not cross regions: the edge instance's DistributionArn output reaches the
+        # primary instance as a stack-set parameter override (deploy.py does it).
+        distribution_arn_parameter = add_parameter(
+            t, "DistributionArn",
+            f"ARN of the distribution created by the {EDGE_REGION} instance; required in "
+            f"{env.primary_region}, where the origin bucket policy allows only it.",
+            Default="", AllowedPattern=f"^$|{DISTRIBUTION_ARN_PATTERN}",
+            ConstraintDescription="must be empty or a CloudFront distribution ARN",
+        )
+        distribution_arn = Ref(distribution_arn_parameter)
+        groups.insert(1, ("Cross-region wiring", [distribution_arn_parameter]))
+        labels[distribution_arn_parameter] = "Distribution ARN (from the us-east-1 stack)"
+        rules["DistributionArnInPrimaryRegion"] = {
+            "RuleCondition": Equals(Region, env.primary_region),
+            "Assertions": [{
+                "Assert": Not(Equals(Ref(distribution_arn_parameter), "")),
+                "AssertDescription": f"In {env.primary_region}, DistributionArn must be the ARN that "
+                                     f"the {EDGE_REGION} stack outputs as DistributionArn.",
+            }],
+        }
+    s3 = nested("s3", IS_PRIMARY_REGION, {"DistributionArn": distribution_arn})
+    dynamodb = nested("dynamodb", IS_PRIMARY_REGION)
+    # Monitoring exists in both regions (the SupportedRegion rule admits no other); it chooses
+    # its alarms by region itself.
+    monitoring = nested("monitoring", None, {
+        "DistributionId": If(IS_EDGE_REGION, GetAtt(cloudfront, "Outputs.DistributionId"), NO_DISTRIBUTION),
+        "AlarmEmail": Ref(alarm_email),
+    })
+
+    for name, value in rules.items():
+        t.add_rule(name, value)
+    _add_outputs(t, env, lambda_edge, waf, cloudfront, s3, dynamodb, monitoring)
+    t.set_metadata({
+        "AWS::CloudFormation::Interface": {
+            "ParameterGroups": [
+                {"Label": {"default": label}, "Parameters": [p.title for p in params]}
+                for label, params in groups
+            ],
+            "ParameterLabels": {p.title: {"default": text} for p, text in labels.items()},
+        }
+    })
+    return t
+
+
+def _stack_id(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) + "Stack"
+
+
+def _add_outputs(t: Template, env: EnvConfig, lambda_edge, waf, cloudfront, s3, dynamodb, monitoring) -> None:
+    edge = [
+        ("DistributionId", cloudfront, "Id of the CloudFront distribution."),
+        ("DistributionArn", cloudfront, "ARN of the distribution; pass it as DistributionArn to the "
+                                        f"{env.primary_region} stack."),
+        ("DistributionDomainName", cloudfront, "The distribution's *.cloudfront.net domain name."),
+        ("WebAclArn", waf, "ARN of the web ACL attached to the distribution."),
+        *[(version_output_name(spec), lambda_edge, f"Numbered version of the {spec.event_type} function.")
+          for spec in FUNCTIONS],
+    ]
+    primary = [
+        ("OriginBucketName", s3, "Upload the site's content to this bucket."),
+        ("LogsBucketName", s3, "Bucket receiving the origin bucket's access logs."),
+        ("EdgeConfigTableName", dynamodb, "Push the edge configuration to this table."),
+    ]
+    for name, stack, description in edge:
+        add_output(t, name, GetAtt(stack, f"Outputs.{name}"), description, condition=IS_EDGE_REGION)
+    for name, stack, description in primary:
+        add_output(t, name, GetAtt(stack, f"Outputs.{name}"), description, condition=IS_PRIMARY_REGION)
+    add_output(t, "AlarmTopicArn", GetAtt(monitoring, "Outputs.AlarmTopicArn"),
+               "SNS topic receiving this region's alarms.")

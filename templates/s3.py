@@ -1,0 +1,250 @@
+"""S3 component (primary region): the private origin bucket, its KMS key and the access-logs bucket."""
+
+from __future__ import annotations
+
+from awacs import kms as kms_actions
+from awacs import s3 as s3_actions
+from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Statement
+from awacs.aws import Bool, StringEquals
+from troposphere import AccountId, GetAtt, Ref, Sub, Template
+from troposphere import kms, s3
+
+from templates.common import (
+    key_admin_statement,
+    add_output,
+    add_parameter,
+    new_template,
+    origin_bucket_name,
+    regional_name,
+    retain,
+    skip_checkov,
+    tags,
+)
+from templates.config import EnvConfig
+
+DISTRIBUTION_ARN_PATTERN = r"^arn:aws[a-z-]*:cloudfront::[0-9]{12}:distribution/[A-Z0-9]+$"
+
+ACCESS_LOGS_PREFIX = "s3-access-logs/"
+
+
+def build(env: EnvConfig) -> Template:
+    """The origin bucket (readable only by this environment's distribution) and its logs bucket."""
+    t = new_template(env, "s3", "origin bucket and access-logs bucket")
+    distribution_arn = add_parameter(
+        t,
+        "DistributionArn",
+        "ARN of the CloudFront distribution allowed to read the origin bucket "
+        "(arn:aws:cloudfront::<account>:distribution/<id>).",
+        AllowedPattern=DISTRIBUTION_ARN_PATTERN,
+        ConstraintDescription="must be a CloudFront distribution ARN",
+    )
+    logs_bucket = _add_logs_bucket(t, env)
+    key = _add_origin_key(t, env, distribution_arn)
+    origin = _add_origin_bucket(t, env, key, logs_bucket)
+    _add_origin_bucket_policy(t, origin, distribution_arn)
+    return t
+
+
+def add_logs_bucket_resources(t: Template, env: EnvConfig, purpose: str, log_writer: Statement | None) -> s3.Bucket:
+    """An access-logs bucket: SSE-S3, ACLs enabled for CloudFront, TLS-only, expiring objects.
+
+    Shared with the cloudfront builder, whose standard logging needs a bucket in us-east-1 that
+    exists before the distribution does.
+    """
+    bucket = t.add_resource(
+        retain(
+            s3.Bucket(
+                "LogsBucket",
+                BucketName=regional_name(env, purpose),
+                # CloudFront standard logging writes through an ACL grant to its awslogsdelivery
+                # account, so ACLs must stay enabled (BucketOwnerEnforced would reject it).
+                OwnershipControls=s3.OwnershipControls(
+                    Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred")]
+                ),
+                # SSE-S3: neither S3 server access logging nor CloudFront standard logging can
+                # deliver to a bucket whose default encryption is SSE-KMS.
+                BucketEncryption=s3.BucketEncryption(
+                    ServerSideEncryptionConfiguration=[
+                        s3.ServerSideEncryptionRule(
+                            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                                SSEAlgorithm="AES256"
+                            )
+                        )
+                    ]
+                ),
+                PublicAccessBlockConfiguration=_block_public_access(),
+                VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+                LifecycleConfiguration=s3.LifecycleConfiguration(
+                    Rules=[
+                        s3.LifecycleRule(
+                            Id="ExpireLogs",
+                            Status="Enabled",
+                            ExpirationInDays=env.access_log_retention_days,
+                            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=1),
+                            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                                DaysAfterInitiation=7
+                            ),
+                        )
+                    ]
+                ),
+                Tags=tags(env),
+            )
+        )
+    )
+    skip_checkov(
+        bucket,
+        CKV_AWS_18="This is the access-logs bucket: logging its own access into itself would loop.",
+    )
+    statements = [_deny_insecure_transport(bucket)]
+    if log_writer is not None:
+        statements.append(log_writer)
+    t.add_resource(
+        s3.BucketPolicy(
+            "LogsBucketPolicy",
+            Bucket=Ref(bucket),
+            PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements),
+        )
+    )
+    add_output(t, "LogsBucketName", Ref(bucket), "Bucket that receives the access logs.")
+    return bucket
+
+
+def _add_logs_bucket(t: Template, env: EnvConfig) -> s3.Bucket:
+    bucket_arn = Sub(f"arn:${{AWS::Partition}}:s3:::{env.name_prefix}-logs-${{AWS::AccountId}}-${{AWS::Region}}")
+    # S3 server access logging delivers with the logging service principal (the recommended
+    # replacement for the log-delivery ACL), limited to this account's buckets.
+    server_access_logs = Statement(
+        Sid="AllowS3ServerAccessLogs",
+        Effect=Allow,
+        Principal=Principal("Service", "logging.s3.amazonaws.com"),
+        Action=[s3_actions.PutObject],
+        Resource=[Sub("${Bucket}/" + ACCESS_LOGS_PREFIX + "*", Bucket=bucket_arn)],
+        Condition=Condition(StringEquals({"aws:SourceAccount": AccountId})),
+    )
+    return add_logs_bucket_resources(t, env, "logs", server_access_logs)
+
+
+def _add_origin_key(t: Template, env: EnvConfig, distribution_arn) -> kms.Key:
+    """Customer-managed key for the origin bucket; CloudFront may decrypt for this distribution only."""
+    key = t.add_resource(
+        retain(
+            kms.Key(
+                "OriginBucketKey",
+                Description=f"{env.name_prefix}: encrypts the objects of the origin bucket",
+                EnableKeyRotation=True,
+                PendingWindowInDays=30,
+                KeyPolicy=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        key_admin_statement(),
+                        Statement(
+                            Sid="AllowCloudFrontToDecryptForThisDistribution",
+                            Effect=Allow,
+                            Principal=Principal("Service", "cloudfront.amazonaws.com"),
+                            Action=[kms_actions.Decrypt],
+                            Resource=["*"],  # in a key policy, "*" means this key
+                            Condition=Condition(StringEquals({"AWS:SourceArn": Ref(distribution_arn)})),
+                        ),
+                    ],
+                ),
+                Tags=tags(env),
+            )
+        )
+    )
+    t.add_resource(
+        kms.Alias("OriginBucketKeyAlias", AliasName=f"alias/{env.name_prefix}-origin", TargetKeyId=Ref(key))
+    )
+    return key
+
+
+def _add_origin_bucket(t: Template, env: EnvConfig, key: kms.Key, logs_bucket: s3.Bucket) -> s3.Bucket:
+    bucket = t.add_resource(
+        retain(
+            s3.Bucket(
+                "OriginBucket",
+                BucketName=origin_bucket_name(env),
+                OwnershipControls=s3.OwnershipControls(
+                    Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+                ),
+                BucketEncryption=s3.BucketEncryption(
+                    ServerSideEncryptionConfiguration=[
+                        s3.ServerSideEncryptionRule(
+                            ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                                SSEAlgorithm="aws:kms", KMSMasterKeyID=GetAtt(key, "Arn")
+                            ),
+                            # One data key per bucket instead of one KMS call per object.
+                            BucketKeyEnabled=True,
+                        )
+                    ]
+                ),
+                PublicAccessBlockConfiguration=_block_public_access(),
+                VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+                LoggingConfiguration=s3.LoggingConfiguration(
+                    DestinationBucketName=Ref(logs_bucket), LogFilePrefix=ACCESS_LOGS_PREFIX + "origin/"
+                ),
+                LifecycleConfiguration=s3.LifecycleConfiguration(
+                    Rules=[
+                        s3.LifecycleRule(
+                            Id="ExpireOldVersions",
+                            Status="Enabled",
+                            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
+                                NoncurrentDays=env.noncurrent_version_retention_days
+                            ),
+                            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                                DaysAfterInitiation=7
+                            ),
+                        )
+                    ]
+                ),
+                # Request metrics, so the monitoring stack can alarm on the bucket's 4xx/5xx.
+                MetricsConfigurations=[s3.MetricsConfiguration(Id="EntireBucket")],
+                Tags=tags(env),
+            )
+        )
+    )
+    add_output(t, "OriginBucketName", Ref(bucket), "Private bucket holding the site's content.")
+    add_output(t, "OriginBucketArn", GetAtt(bucket, "Arn"), "ARN of the origin bucket.")
+    add_output(t, "OriginBucketKeyArn", GetAtt(key, "Arn"), "KMS key that encrypts the origin bucket.")
+    return bucket
+
+
+def _add_origin_bucket_policy(t: Template, bucket: s3.Bucket, distribution_arn) -> s3.BucketPolicy:
+    """TLS only; CloudFront reads objects through Origin Access Control for one distribution."""
+    return t.add_resource(
+        s3.BucketPolicy(
+            "OriginBucketPolicy",
+            Bucket=Ref(bucket),
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    _deny_insecure_transport(bucket),
+                    Statement(
+                        Sid="AllowCloudFrontOriginAccessControl",
+                        Effect=Allow,
+                        Principal=Principal("Service", "cloudfront.amazonaws.com"),
+                        Action=[s3_actions.GetObject],
+                        Resource=[Sub("${Arn}/*", Arn=GetAtt(bucket, "Arn"))],
+                        Condition=Condition(StringEquals({"AWS:SourceArn": Ref(distribution_arn)})),
+                    ),
+                ],
+            ),
+        )
+    )
+
+
+def _deny_insecure_transport(bucket: s3.Bucket) -> Statement:
+    return Statement(
+        Sid="DenyInsecureTransport",
+        Effect=Deny,
+        Principal=Principal("*"),
+        Action=[s3_actions.Action("*")],
+        Resource=[GetAtt(bucket, "Arn"), Sub("${Arn}/*", Arn=GetAtt(bucket, "Arn"))],
+        Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+    )
+
+
+def _block_public_access() -> s3.PublicAccessBlockConfiguration:
+    return s3.PublicAccessBlockConfiguration(
+        BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+    )
+
