@@ -67,7 +67,16 @@ class ConfigError(Exception):
     def __init__(self, path: Path | str, problems: list[tuple[str, str]]):
         self.path = Path(path)
         self.problems = problems
-        super().__init__("\n".join(f"{self.path}: {field}: {msg}" for field, msg in problems))
+        shown = _display_path(self.path)
+        super().__init__("\n".join(f"{shown}: {field}: {msg}" for field, msg in problems))
+
+
+def _display_path(path: Path) -> str:
+    """config/prod.yaml for the project's own files, the path as given otherwise."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True)
