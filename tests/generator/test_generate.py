@@ -1,0 +1,131 @@
+"""generate.py as users run it: golden output, byte stability, atomic writes, checks that fail."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import generate
+from templates import build
+from templates.config import load_environment
+
+PROJECT = Path(__file__).resolve().parents[2]
+GENERATE = str(PROJECT / "generate.py")
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run generate.py from another working directory, as a user in CI would."""
+    return subprocess.run([sys.executable, GENERATE, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_committed_output_is_current(tmp_path):
+    """The golden test: output/ is exactly what the builders generate from config/."""
+    result = run("--check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "output/ is up to date (23 templates)" in result.stdout
+
+
+def test_output_is_byte_stable_across_processes(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for out in (first, second):
+        assert run("--no-lint", "--output", str(out), cwd=tmp_path).returncode == 0
+    files = sorted(p.relative_to(first) for p in first.rglob("*.json"))
+    assert len(files) == 23
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+
+
+def test_full_run_lints_and_prints_the_table(tmp_path):
+    out = tmp_path / "out"
+    result = run("--env", "prod", "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "prod (prod.yaml; linted for us-east-1 + us-west-2)" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0].endswith(".json")]
+    assert {row[0] for row in rows} == {f"{c}.json" for c in ("root", *build.root.COMPONENTS)}
+    assert all(row[-1] == "0" for row in rows), rows
+    assert sorted(p.name for p in (out / "prod").iterdir()) == sorted(r[0] for r in rows)
+
+
+def test_check_names_the_stale_files_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(PROJECT / "output", out)
+    (out / "dev" / "waf.json").write_text("{}\n")
+    (out / "dev" / "route53.json").write_text("{}\n")
+    (out / "prod" / "s3.json").unlink()
+    result = run("--check", "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{out}/dev/waf.json: differs" in result.stderr
+    assert f"{out}/dev/route53.json: not generated any more" in result.stderr
+    assert f"{out}/prod/s3.json: missing" in result.stderr
+    assert (out / "dev" / "waf.json").read_text() == "{}\n"
+    assert not (out / "prod" / "s3.json").exists()
+
+
+def test_one_environment_replaces_only_its_directory(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(PROJECT / "output", out)
+    (out / "prod" / "stale.json").write_text("{}")
+    (out / "dev" / "waf.json").write_text("{}\n")
+    assert run("--env", "prod", "--no-lint", "--output", str(out), cwd=tmp_path).returncode == 0
+    assert not (out / "prod" / "stale.json").exists()
+    assert (out / "dev" / "waf.json").read_text() == "{}\n"  # untouched
+    assert not list(tmp_path.glob(".output-*")), "staging directories are cleaned up"
+
+
+def test_lint_findings_fail_the_run_and_write_nothing(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous")
+
+    def findings(files, regions):
+        return {name: (["E3001 something is wrong (line 3)"] if name == "waf.json" else []) for name in files}
+
+    monkeypatch.setattr(generate, "lint_environment", findings)
+    assert generate.main(["--env", "staging", "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "staging/waf.json: E3001 something is wrong (line 3)" in err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_size_guard_names_the_template(monkeypatch):
+    monkeypatch.setattr(build, "MAX_RESOURCES", 10)
+    with pytest.raises(build.BuildError) as caught:
+        build.render_checked(load_environment("prod"))
+    assert "prod: monitoring.json has 16 resources; CloudFormation allows at most 10" in str(caught.value)
+    assert "lambda_edge.json has 11 resources" in str(caught.value)
+
+
+def test_size_guard_on_bytes(monkeypatch):
+    monkeypatch.setattr(build, "MAX_TEMPLATE_BYTES", 100_000)
+    with pytest.raises(build.BuildError, match=r"lambda_edge.json is \d+ bytes; CloudFormation accepts at most 100000"):
+        build.render_checked(load_environment("dev"))
+
+
+def test_wiring_check_accepts_the_generated_templates(built):
+    for name, templates in built.items():
+        assert build.check_wiring(templates) == [], name
+
+
+def test_wiring_check_finds_each_kind_of_mismatch(built):
+    templates = json.loads(json.dumps(built["prod"]))
+    del templates["cloudfront"]["Parameters"]["WebAclArn"]           # passed but not declared
+    templates["route53"]["Parameters"]["Extra"] = {"Type": "String"}  # required but not passed
+    del templates["waf"]["Outputs"]["WebAclArn"]                      # read but not output
+    templates["root"]["Resources"]["DynamodbStack"]["Properties"]["TemplateURL"] = "https://x/nothing.json"
+    problems = build.check_wiring(templates)
+    assert "root.CloudfrontStack passes WebAclArn, which cloudfront.json does not declare" in problems
+    assert "root.Route53Stack does not pass Extra, which route53.json requires" in problems
+    assert "root reads WafStack.Outputs.WebAclArn, which waf.json does not output" in problems
+    assert "root.DynamodbStack: TemplateURL names no generated template (nothing)" in problems
+
+
+def test_help_reads_like_documentation(tmp_path):
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for words in ("--env NAME", "--check", "--no-lint", "Exit status: 0 success, 1 a failed check"):
+        assert words in result.stdout
