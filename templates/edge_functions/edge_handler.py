@@ -165,7 +165,7 @@ def _under(path: str, prefix: str) -> bool:
 
 
 def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
-    out = []
+    kept: list[tuple[int, dict]] = []
     seen: dict[tuple[str, str], int] = {}
     for i, raw in enumerate(_list(data, "redirects", _LIMITS["redirects"], p)):
         where = f"redirects[{i}]"
@@ -189,15 +189,18 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         keep_path = _value(rule, where, "keep_path", bool, p, default=True)
         if kind == "from" and "keep_path" in rule:
             p.add(f"{where}.keep_path", "only applies to prefix rules")
-        if source is None or target is None:
+        if None in (source, target, status, query, keep_path):
             continue
-        target_path = target if target.startswith("/") else None
-        if target_path is not None:
-            target_path = unquote(urlsplit(target_path).path)
-            if kind == "from" and target_path == source:
-                p.add(f"{where}.to", "redirects to itself")
-            elif kind == "prefix" and _under(target_path, source):
-                p.add(f"{where}.to", f"lies under the prefix {source}, so the redirect would loop")
+        target_path = unquote(urlsplit(target).path) if target.startswith("/") else None
+        if kind == "from" and target_path == source:
+            p.add(f"{where}.to", "redirects to itself")
+            continue
+        if kind == "prefix" and target_path is not None and _under(target_path, source):
+            p.add(f"{where}.to", f"lies under the prefix {source}, so the redirect would loop")
+            continue
+        if kind == "prefix" and keep_path and ("?" in target or "#" in target):
+            p.add(f"{where}.to", "must not carry a query or fragment when keep_path appends the rest of the path")
+            continue
         if (kind, source) in seen:
             p.add(f"{where}.{kind}", f"repeats redirects[{seen[kind, source]}].{kind} {source!r}")
             continue
@@ -205,30 +208,15 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         entry = {kind: source, "to": target, "status": status, "query": query}
         if kind == "prefix":
             entry["keep_path"] = keep_path
-        out.append(entry)
-    exact = {r["from"]: n for n, r in enumerate(out) if "from" in r}
-    for n, rule in enumerate(out):
-        target = rule["to"]
-        if target.startswith("/") and "from" in rule:
-            chained = exact.get(unquote(urlsplit(target).path))
-            if chained is not None and chained != n:
-                p.add(f"redirects[{_index_of(data, rule)}].to",
-                      f"is itself redirected by redirects[{_index_of(data, out[chained])}]: "
-                      "point straight at the final target")
-    return out
-
-
-def _index_of(data: list, rule: dict) -> int:
-    key = "from" if "from" in rule else "prefix"
-    for i, raw in enumerate(data):
-        if isinstance(raw, dict) and isinstance(raw.get(key), str) and _norm(raw[key], key) == rule[key]:
-            return i
-    return -1
-
-
-def _norm(raw: str, kind: str) -> str:
-    decoded = unquote(raw)
-    return decoded.rstrip("/") or "/" if kind == "prefix" else decoded
+        kept.append((i, entry))
+    # A chain of exact rules (A -> B, B -> C) costs the viewer a round trip per hop and can loop.
+    exact_at = {entry["from"]: i for i, entry in kept if "from" in entry}
+    for i, entry in kept:
+        if "from" in entry and entry["to"].startswith("/"):
+            hop = exact_at.get(unquote(urlsplit(entry["to"]).path))
+            if hop is not None:
+                p.add(f"redirects[{i}].to", f"is itself redirected by redirects[{hop}]: point straight at the final target")
+    return [entry for _, entry in kept]
 
 
 def _target(raw: str, where: str, p: _Problems) -> str | None:
@@ -361,7 +349,7 @@ def _validate_variants(data: Any, where: str, p: _Problems) -> list[dict] | None
     if ok and out and sum(v["weight"] for v in out) == 0:
         p.add(where, "must give at least one variant a weight above 0")
         ok = False
-    return out if ok else None
+    return out if ok and out else None
 
 
 def _validate_maintenance(data: Any, p: _Problems) -> dict:
