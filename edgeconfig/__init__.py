@@ -1,0 +1,1 @@
+"""Edge configuration management: the `deploy.py edge-config` command, its file model and its DynamoDB store."""
