@@ -14,9 +14,10 @@ Rules:
 
 * E9101 edge function uses an unsupported feature (Environment, VpcConfig, Layers,
   DeadLetterConfig, TracingConfig.Mode Active, ReservedConcurrentExecutions,
-  provisioned concurrency on a Version/Alias of it, PackageType Image)
+  provisioned concurrency on a Version/Alias of it, PackageType Image,
+  RuntimeManagementConfig.UpdateRuntimeOn other than Auto)
 * E9102 edge function Architectures not absent / [x86_64]
-* E9103 edge function runtime not python3.12, python3.13, nodejs20.x or nodejs22.x
+* E9103 edge function runtime not python3.12, python3.13, nodejs22.x or nodejs24.x
 * E9104 viewer trigger: MemorySize <= 128, Timeout <= 5; origin trigger: Timeout <= 30,
   MemorySize <= 10240
 * E9105 LambdaFunctionAssociations[*].LambdaFunctionARN not a numbered version
@@ -72,8 +73,11 @@ def lint_template(template_text: str, regions: list[str]) -> list[Match]:
     Runs cfn-lint's errors, warnings and informational checks plus this directory's
     rules, like ``cfn-lint --include-checks I --append-rules templates/lint_rules
     --regions ...``. Parse errors come back as matches. The rule collection is built
-    on the first call and reused; cfn-lint rules keep per-run state, so do not call
-    this from several threads at once.
+    on the first call (about 0.3 s) and reused, which makes a call about 75 ms for a
+    generated component template instead of about 390 ms through
+    ``cfnlint.api.lint(config=ManualArgs(append_rules=...))``, which reloads every rule
+    each time. cfn-lint rules keep per-run state: do not call this from several
+    threads at once.
     """
     template, errors = decode_str(template_text)
     if errors:

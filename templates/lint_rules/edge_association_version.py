@@ -67,7 +67,7 @@ class EdgeAssociationVersion(CloudFormationLintRule):
         "version ARN (AWS::Lambda::Version, a literal ending in :<n>, or a parameter whose "
         "AllowedPattern forces one), never a function, $LATEST or an alias"
     )
-    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-edge-add-triggers.html"
+    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html"
     tags = ["resources", "cloudfront", "lambda", "edge"]
 
     def match(self, cfn: Template) -> list[RuleMatch]:

@@ -31,7 +31,7 @@ class EdgeFunctionArchitecture(CloudFormationLintRule):
     id = "E9102"
     shortdesc = "Lambda@Edge function must use x86_64"
     description = "Architectures of a Lambda@Edge function must be absent or exactly [x86_64]"
-    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html"
+    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html"
     tags = ["resources", "lambda", "cloudfront", "edge"]
 
     def match(self, cfn: Template) -> list[RuleMatch]:

@@ -1,8 +1,10 @@
 """E9103: an edge function must use a runtime the project allows at the edge.
 
-Lambda@Edge runs Node.js and Python only. Project policy: python3.12 or python3.13
-(python3.9 to 3.11 are end-of-life or close to it), or a current Node.js LTS
-(nodejs20.x, nodejs22.x). Update ``ALLOWED_RUNTIMES`` when Lambda@Edge adds one.
+Lambda@Edge runs Node.js and Python only (the latest versions of each). Project
+policy (DESIGN.md): python3.12 or python3.13 (3.9 and 3.10 are end-of-life, 3.11 is
+below the policy), or a Node.js LTS that Lambda has not deprecated (nodejs22.x,
+nodejs24.x; nodejs20.x was deprecated on 2026-04-30). Update ``ALLOWED_RUNTIMES``
+when the policy changes.
 The runtime is checked when it is a literal, or a ``Ref`` to a template parameter
 (its ``Default`` and ``AllowedValues`` are checked; an unconstrained parameter is
 reported). Other intrinsic functions are not evaluated. A missing ``Runtime`` is
@@ -30,7 +32,7 @@ except ImportError:  # loaded by cfn-lint's rules-directory loader as a top-leve
         _spec.loader.exec_module(sys.modules[_spec.name])
     _edge = sys.modules["cfn_lint_edge_rules_helpers"]  # type: ignore[assignment]
 
-ALLOWED_RUNTIMES: tuple[str, ...] = ("python3.12", "python3.13", "nodejs20.x", "nodejs22.x")
+ALLOWED_RUNTIMES: tuple[str, ...] = ("python3.12", "python3.13", "nodejs22.x", "nodejs24.x")
 
 
 class EdgeFunctionRuntime(CloudFormationLintRule):

@@ -2,10 +2,11 @@
 
 Lambda@Edge rejects functions with environment variables, a VPC configuration,
 layers, a dead-letter queue, active X-Ray tracing, reserved concurrency,
-provisioned concurrency (on a Version or Alias of the function) or a container
-image package. Edge functions are found as described in ``_edge.py`` (edge-trusting
-role, association by a distribution in the template, or ``Metadata.EdgeEventType``).
-A property whose value is ``Ref AWS::NoValue`` (in every ``Fn::If`` branch) counts as absent.
+provisioned concurrency (on a Version or Alias of the function), a container
+image package, or a runtime management mode other than Auto. Edge functions are
+found as described in ``_edge.py`` (edge-trusting role, association by a
+distribution in the template, or ``Metadata.EdgeEventType``). A property whose value
+is ``Ref AWS::NoValue`` (in every ``Fn::If`` branch) counts as absent.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class EdgeFunctionUnsupportedFeatures(CloudFormationLintRule):
     description = (
         "Lambda@Edge functions cannot have environment variables, VpcConfig, Layers, "
         "DeadLetterConfig, active X-Ray tracing, reserved or provisioned concurrency, "
-        "or PackageType Image"
+        "PackageType Image, or RuntimeManagementConfig other than Auto"
     )
-    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html"
+    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html"
     tags = ["resources", "lambda", "cloudfront", "edge"]
 
     def match(self, cfn: Template) -> list[RuleMatch]:
@@ -62,6 +63,10 @@ class EdgeFunctionUnsupportedFeatures(CloudFormationLintRule):
             for tracing, path in _edge.branches(props.get("TracingConfig"), [*base, "TracingConfig"]):
                 if isinstance(tracing, dict) and tracing.get("Mode") == "Active":
                     matches.append(RuleMatch([*path, "Mode"], f"Lambda@Edge function {function.name} does not support X-Ray tracing (TracingConfig.Mode Active)"))
+            for runtime_management, path in _edge.branches(props.get("RuntimeManagementConfig"), [*base, "RuntimeManagementConfig"]):
+                mode = runtime_management.get("UpdateRuntimeOn") if isinstance(runtime_management, dict) else None
+                if mode not in (None, "Auto"):
+                    matches.append(RuleMatch([*path, "UpdateRuntimeOn"], f"Lambda@Edge function {function.name} only supports runtime management mode Auto, not {mode!r}"))
             for package_type, path in _edge.branches(props.get("PackageType"), [*base, "PackageType"]):
                 if package_type == "Image":
                     matches.append(RuleMatch(path, f"Lambda@Edge function {function.name} cannot be a container image (PackageType Image)"))

@@ -58,7 +58,7 @@ class EdgeOnlyRegion(CloudFormationLintRule):
         "alarms on AWS/CloudFront metrics only work in us-east-1: pin the template's region with "
         "a Rules assertion or give the resource a Condition on AWS::Region equal to us-east-1"
     )
-    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html"
+    source_url = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html"
     tags = ["resources", "cloudfront", "edge", "regions"]
 
     def match(self, cfn: Template) -> list[RuleMatch]:
@@ -66,9 +66,9 @@ class EdgeOnlyRegion(CloudFormationLintRule):
         if not other_regions or _edge.template_pins_edge_region(cfn.template):
             return []
         matches: list[RuleMatch] = []
+        all_resources = _edge.resources(cfn.template)
         for name, what in edge_only_resources(cfn.template).items():
-            resource = _edge.resources(cfn.template)[name]
-            if _edge.resource_pins_edge_region(cfn.template, resource):
+            if _edge.resource_pins_edge_region(cfn.template, all_resources[name]):
                 continue
             matches.append(RuleMatch(
                 ["Resources", name],
