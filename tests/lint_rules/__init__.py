@@ -1,0 +1,1 @@
+"""Tests of the cfn-lint custom rules in templates/lint_rules."""
