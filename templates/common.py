@@ -43,11 +43,6 @@ def tags(env: EnvConfig, **extra: str) -> Tags:
     return Tags(**values)
 
 
-def tag_list(env: EnvConfig) -> list[dict[str, str]]:
-    """The same tags as a plain Key/Value list, for properties troposphere types as lists."""
-    return tags(env).to_dict()
-
-
 def retain(resource: AWSObject) -> AWSObject:
     """Keep the resource (and its data) when it is deleted or replaced by a stack update."""
     resource.DeletionPolicy = "Retain"

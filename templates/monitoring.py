@@ -252,7 +252,9 @@ def _add_dashboard(t: Template, env: EnvConfig, distribution_id) -> cloudwatch.D
                 for m in ("4xxErrors", "5xxErrors")], 12, 12),
     ]
     body = Sub(json.dumps({"widgets": widgets}, sort_keys=True), DistributionId=Ref(distribution_id))
-    dashboard = cloudwatch.Dashboard("Dashboard", DashboardName=f"{env.name_prefix}-cdn", DashboardBody=body)
+    dashboard = cloudwatch.Dashboard(
+        "Dashboard", DashboardName=f"{env.name_prefix}-cdn", DashboardBody=body, Tags=tags(env)
+    )
     dashboard.Condition = IS_EDGE_REGION
     t.add_resource(dashboard)
     add_output(t, "DashboardName", Ref(dashboard), "CloudWatch dashboard of the CDN.", condition=IS_EDGE_REGION)

@@ -40,7 +40,7 @@ def _add_hosted_zone(t: Template, env: EnvConfig) -> route53.HostedZone:
                 HostedZoneConfig=route53.HostedZoneConfiguration(
                     Comment=f"{env.name_prefix}: delegate to these name servers, then set domain.hosted_zone_id"
                 ),
-                HostedZoneTags=tags(env).to_dict(),
+                HostedZoneTags=tags(env),
             )
         )
     )

@@ -19,7 +19,3 @@ def built(envs):
     """Environment name -> component -> template dict."""
     return {name: build_templates(env) for name, env in envs.items()}
 
-
-def resources_of(template: dict, resource_type: str) -> dict:
-    """The resources of one type in a template, by logical id."""
-    return {k: r for k, r in template.get("Resources", {}).items() if r["Type"] == resource_type}

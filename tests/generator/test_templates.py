@@ -1,0 +1,406 @@
+"""Structural asserts on the properties users rely on, per component (subsets, not whole dumps)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from templates import lambda_edge
+from templates.build import build_templates
+from templates.config import load_environment, parse_config
+from templates.edge_functions import FUNCTIONS
+
+
+
+def resources_of(template: dict, resource_type: str) -> dict:
+    """The resources of one type in a template, by logical id."""
+    return {k: r for k, r in template.get("Resources", {}).items() if r["Type"] == resource_type}
+
+STATEFUL_TYPES = {
+    "AWS::S3::Bucket", "AWS::DynamoDB::GlobalTable", "AWS::KMS::Key", "AWS::Logs::LogGroup",
+    "AWS::Lambda::Function", "AWS::Lambda::Version", "AWS::Route53::HostedZone",
+}
+
+
+def all_resources(built):
+    for env_name, templates in built.items():
+        for component, template in templates.items():
+            for logical_id, resource in template.get("Resources", {}).items():
+                yield env_name, component, logical_id, resource
+
+
+def statements(document: dict) -> list[dict]:
+    found = document.get("Statement", [])
+    return found if isinstance(found, list) else [found]
+
+
+# --- root and topology ---------------------------------------------------------------------------
+
+def test_root_chooses_components_by_region(built):
+    expected = {
+        "LambdaEdgeStack": "IsEdgeRegion", "WafStack": "IsEdgeRegion", "CloudfrontStack": "IsEdgeRegion",
+        "Route53Stack": "IsEdgeRegion", "S3Stack": "IsPrimaryRegion", "DynamodbStack": "IsPrimaryRegion",
+        "MonitoringStack": None,
+    }
+    for name, templates in built.items():
+        root = templates["root"]
+        stacks = resources_of(root, "AWS::CloudFormation::Stack")
+        for logical_id, stack in stacks.items():
+            assert stack.get("Condition") == expected[logical_id], (name, logical_id)
+        assert root["Conditions"]["IsEdgeRegion"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    assert built["prod"]["root"]["Conditions"]["IsPrimaryRegion"] == {
+        "Fn::Equals": [{"Ref": "AWS::Region"}, "us-west-2"]}
+    assert "Route53Stack" not in built["dev"]["root"]["Resources"]  # no domain in dev
+
+
+def test_two_region_root_takes_the_distribution_arn_as_override(built):
+    root = built["prod"]["root"]
+    assert root["Resources"]["S3Stack"]["Properties"]["Parameters"]["DistributionArn"] == {"Ref": "DistributionArn"}
+    rule = root["Rules"]["DistributionArnInPrimaryRegion"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-west-2"]}
+    assert root["Rules"]["SupportedRegion"]["Assertions"][0]["Assert"] == {
+        "Fn::Contains": [["us-east-1", "us-west-2"], {"Ref": "AWS::Region"}]}
+
+
+def test_single_region_root_wires_the_distribution_directly(built):
+    root = built["dev"]["root"]
+    assert "DistributionArn" not in root["Parameters"]
+    assert root["Resources"]["S3Stack"]["Properties"]["Parameters"]["DistributionArn"] == {
+        "Fn::GetAtt": ["CloudfrontStack", "Outputs.DistributionArn"]}
+
+
+def test_template_urls_come_from_bucket_and_prefix(built):
+    for stack in resources_of(built["staging"]["root"], "AWS::CloudFormation::Stack").values():
+        url = stack["Properties"]["TemplateURL"]["Fn::Sub"]
+        assert url[0].startswith("https://${Bucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${Prefix}")
+        assert url[1] == {"Bucket": {"Ref": "TemplatesBucket"}, "Prefix": {"Ref": "TemplatesPrefix"}}
+
+
+def test_root_parameters_are_described_constrained_and_grouped(built):
+    for name, templates in built.items():
+        for component, template in templates.items():
+            for parameter_name, parameter in template.get("Parameters", {}).items():
+                where = f"{name}/{component}.{parameter_name}"
+                assert len(parameter.get("Description", "")) > 20, where
+                assert "AllowedPattern" in parameter or "AllowedValues" in parameter, where
+        root = templates["root"]
+        interface = root["Metadata"]["AWS::CloudFormation::Interface"]
+        grouped = [p for group in interface["ParameterGroups"] for p in group["Parameters"]]
+        assert sorted(grouped) == sorted(root["Parameters"]), name
+        assert sorted(interface["ParameterLabels"]) == sorted(root["Parameters"]), name
+
+
+def test_root_outputs_are_described_and_conditional(built):
+    outputs = built["prod"]["root"]["Outputs"]
+    assert outputs["DistributionArn"]["Condition"] == "IsEdgeRegion"
+    assert outputs["EdgeConfigTableName"]["Condition"] == "IsPrimaryRegion"
+    assert all(len(o["Description"]) > 10 for o in outputs.values())
+    for spec in FUNCTIONS:
+        assert lambda_edge.version_output_name(spec) in outputs
+
+
+def test_edge_only_children_assert_their_region(built):
+    for component in ("lambda_edge", "waf", "cloudfront"):
+        rule = built["prod"][component]["Rules"]["EdgeRegionOnly"]
+        assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+
+
+# --- data safety, names, tags ------------------------------------------------------------------
+
+def test_stateful_resources_are_retained(built):
+    seen = set()
+    for env_name, component, logical_id, resource in all_resources(built):
+        if resource["Type"] in STATEFUL_TYPES:
+            seen.add(resource["Type"])
+            where = f"{env_name}/{component}.{logical_id}"
+            assert resource.get("DeletionPolicy") == "Retain", where
+            assert resource.get("UpdateReplacePolicy") == "Retain", where
+    assert seen == STATEFUL_TYPES - {"AWS::Route53::HostedZone"}  # no new zone in the committed configs
+
+
+def test_every_taggable_resource_has_the_standard_tags(built, envs):
+    checked = 0
+    for env_name, component, logical_id, resource in all_resources(built):
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource["Type"]).schema
+        tag_property = next((p for p in ("Tags", "HostedZoneTags") if p in schema.get("properties", {})), None)
+        if tag_property is None:
+            continue
+        tags = resource["Properties"].get(tag_property)
+        if resource["Type"] == "AWS::DynamoDB::GlobalTable":  # global tables tag each replica
+            tags = resource["Properties"]["Replicas"][0]["Tags"]
+        values = {t["Key"]: t["Value"] for t in tags or []}
+        env = envs[env_name]
+        assert values.get("Project") == env.project, (env_name, component, logical_id)
+        assert values.get("Environment") == env.environment, (env_name, component, logical_id)
+        assert values.get("ManagedBy") == "edge-cdn-generator", (env_name, component, logical_id)
+        checked += 1
+    assert checked > 50
+
+
+def test_global_names_carry_account_and_region(built):
+    s3 = built["prod"]["s3"]["Resources"]
+    assert s3["OriginBucket"]["Properties"]["BucketName"] == {
+        "Fn::Sub": "edgecdn-prod-origin-${AWS::AccountId}-us-west-2"}
+    assert s3["LogsBucket"]["Properties"]["BucketName"] == {
+        "Fn::Sub": "edgecdn-prod-logs-${AWS::AccountId}-${AWS::Region}"}
+    role = built["prod"]["lambda_edge"]["Resources"]["EdgeFunctionRole"]["Properties"]
+    assert role["RoleName"] == {"Fn::Sub": "edgecdn-prod-edge-functions-${AWS::AccountId}-${AWS::Region}"}
+    assert built["prod"]["dynamodb"]["Resources"]["EdgeConfigTable"]["Properties"]["TableName"] == \
+        "edgecdn-edge-config-prod"
+
+
+# --- IAM -----------------------------------------------------------------------------------------
+
+def test_no_wildcard_actions_in_iam_policies(built):
+    for env_name, component, logical_id, resource in all_resources(built):
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+        elif resource["Type"] in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"):
+            documents = [resource["Properties"]["PolicyDocument"]]
+        for document in documents:
+            for statement in statements(document):
+                if statement["Effect"] != "Allow":
+                    continue
+                for action in statement["Action"]:
+                    assert "*" not in action, (env_name, component, logical_id, action)
+
+
+def test_edge_role_trusts_lambda_and_edgelambda_and_reads_only_the_table(built):
+    role = built["prod"]["lambda_edge"]["Resources"]["EdgeFunctionRole"]["Properties"]
+    trust = statements(role["AssumeRolePolicyDocument"])
+    assert trust == [{"Action": ["sts:AssumeRole"], "Effect": "Allow",
+                      "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]}}]
+    policies = {p["PolicyName"]: statements(p["PolicyDocument"]) for p in role["Policies"]}
+    read = policies["ReadEdgeConfig"]
+    assert read[0]["Action"] == ["dynamodb:GetItem"]
+    assert [r["Fn::Sub"] for r in read[0]["Resource"]] == [
+        f"arn:${{AWS::Partition}}:dynamodb:{region}:${{AWS::AccountId}}:table/edgecdn-edge-config-prod"
+        for region in ("us-west-2", "eu-west-1", "ap-southeast-2")]
+    log_arns = [r["Fn::Sub"] for r in policies["WriteEdgeLogs"][0]["Resource"]]
+    assert "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/aws/lambda/us-east-1.edgecdn-prod-viewer-request" in log_arns
+
+
+# --- lambda_edge ---------------------------------------------------------------------------------
+
+def test_edge_functions_respect_lambda_at_edge(built, envs):
+    functions = resources_of(built["prod"]["lambda_edge"], "AWS::Lambda::Function")
+    assert len(functions) == len(FUNCTIONS)
+    for spec in FUNCTIONS:
+        props = functions[f"{lambda_edge._logical(spec)}Function"]["Properties"]
+        assert props["Runtime"] in ("python3.12", "python3.13")
+        assert props["Architectures"] == ["x86_64"]
+        assert props["Handler"] == spec.handler
+        for forbidden in ("Environment", "VpcConfig", "Layers", "DeadLetterConfig", "TracingConfig"):
+            assert forbidden not in props
+        settings = envs["prod"].edge_function_settings(spec.key)
+        assert (props["MemorySize"], props["Timeout"]) == (settings.memory_mb, settings.timeout_seconds)
+        if spec.event_type.startswith("viewer-"):
+            assert props["MemorySize"] <= 128 and props["Timeout"] <= 5
+        code = props["Code"]["ZipFile"]
+        assert "'table_name': 'edgecdn-edge-config-prod'" in code
+        assert "'table_regions': ['us-west-2', 'eu-west-1', 'ap-southeast-2']" in code
+        compile(code, "index.py", "exec")
+
+
+def test_version_logical_id_follows_the_code(monkeypatch):
+    env = load_environment("staging")
+
+    def version_ids(templates):
+        return sorted(resources_of(templates["lambda_edge"], "AWS::Lambda::Version"))
+
+    before = version_ids(build_templates(env))
+    assert before == version_ids(build_templates(env))  # same code, same ids
+    original = lambda_edge.bake_source
+    monkeypatch.setattr(lambda_edge, "bake_source", lambda settings: original(settings) + "\n# changed\n")
+    after = version_ids(build_templates(env))
+    assert len(after) == len(FUNCTIONS) and not set(before) & set(after)
+
+
+# --- cloudfront ----------------------------------------------------------------------------------
+
+def test_distribution_security(built):
+    for name in ("staging", "prod"):
+        config = built[name]["cloudfront"]["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+        assert config["ViewerCertificate"] == {
+            "AcmCertificateArn": {"Ref": "Certificate"}, "MinimumProtocolVersion": "TLSv1.2_2021",
+            "SslSupportMethod": "sni-only"}
+        assert config["HttpVersion"] == "http2and3" and config["IPV6Enabled"] is True
+        assert config["WebACLId"] == {"Ref": "WebAclArn"}
+        assert config["Logging"]["Bucket"] == {"Fn::GetAtt": ["LogsBucket", "DomainName"]}
+        for behavior in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]:
+            assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+            associations = {a["EventType"]: a["LambdaFunctionARN"] for a in behavior["LambdaFunctionAssociations"]}
+            assert associations == {spec.event_type: {"Ref": lambda_edge.version_output_name(spec)}
+                                    for spec in FUNCTIONS}
+    prod = built["prod"]["cloudfront"]
+    assert prod["Resources"]["Certificate"]["Properties"]["ValidationMethod"] == "DNS"
+    assert prod["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Aliases"] == [
+        "example.com", "www.example.com"]
+    assert prod["Parameters"]["ViewerRequestVersionArn"]["AllowedPattern"].endswith(":[0-9]+$")
+
+
+def test_dev_without_domain_uses_the_default_certificate_with_a_reasoned_skip(built):
+    distribution = built["dev"]["cloudfront"]["Resources"]["Distribution"]
+    assert distribution["Properties"]["DistributionConfig"]["ViewerCertificate"] == {
+        "CloudFrontDefaultCertificate": True}
+    skips = {s["id"]: s["comment"] for s in distribution["Metadata"]["checkov"]["skip"]}
+    assert list(skips) == ["CKV_AWS_174"] and "default certificate" in skips["CKV_AWS_174"]
+
+
+def test_origin_uses_origin_access_control(built):
+    template = built["prod"]["cloudfront"]
+    origin = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Origins"][0]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["OriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    assert origin["DomainName"] == {"Ref": "OriginDomainName"}
+    oac = template["Resources"]["OriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["SigningBehavior"], oac["SigningProtocol"], oac["OriginAccessControlOriginType"]) == (
+        "always", "sigv4", "s3")
+    assert not any(r["Type"] == "AWS::CloudFront::CloudFrontOriginAccessIdentity"
+                   for _, _, _, r in all_resources(built))
+    domain = built["prod"]["root"]["Resources"]["CloudfrontStack"]["Properties"]["Parameters"]["OriginDomainName"]
+    assert domain == {"Fn::Sub": "edgecdn-prod-origin-${AWS::AccountId}-us-west-2.s3.us-west-2.${AWS::URLSuffix}"}
+
+
+def test_cache_keys_are_minimal_and_compressed(built):
+    for policy in resources_of(built["prod"]["cloudfront"], "AWS::CloudFront::CachePolicy").values():
+        key = policy["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+        assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+        assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
+        assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+        assert key["EnableAcceptEncodingGzip"] and key["EnableAcceptEncodingBrotli"]
+
+
+def test_security_headers(built, envs):
+    policy = built["prod"]["cloudfront"]["Resources"]["SecurityHeadersPolicy"]["Properties"]
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
+    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == envs["prod"].content_security_policy
+
+
+def test_spa_fallback_only_when_configured(built):
+    def errors(name):
+        return built[name]["cloudfront"]["Resources"]["Distribution"]["Properties"]["DistributionConfig"].get(
+            "CustomErrorResponses")
+    assert [e["ErrorCode"] for e in errors("dev")] == [403, 404]
+    assert errors("prod") is None
+
+
+# --- s3, dynamodb, waf, route53, monitoring ----------------------------------------------------
+
+def test_origin_bucket_is_private_and_readable_only_by_this_distribution(built):
+    resources = built["prod"]["s3"]["Resources"]
+    bucket = resources["OriginBucket"]["Properties"]
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "LogsBucket"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+        "SSEAlgorithm"] == "aws:kms"
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    policy = statements(resources["OriginBucketPolicy"]["Properties"]["PolicyDocument"])
+    deny, allow = policy
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == ["s3:GetObject"]
+    assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Ref": "DistributionArn"}}}
+
+
+def test_logs_buckets_accept_cloudfront_and_server_access_logs(built):
+    for component in ("s3", "cloudfront"):
+        bucket = built["prod"][component]["Resources"]["LogsBucket"]["Properties"]
+        assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerPreferred"}]
+        assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+        assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
+
+
+def test_edge_config_table(built):
+    table = built["prod"]["dynamodb"]["Resources"]["EdgeConfigTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "config_id", "KeyType": "HASH"},
+                                  {"AttributeName": "version", "KeyType": "RANGE"}]
+    assert table["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    assert [r["Region"] for r in table["Replicas"]] == ["us-west-2", "eu-west-1", "ap-southeast-2"]
+    for replica in table["Replicas"]:
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert replica["DeletionProtectionEnabled"] is True
+    assert [r["Region"] for r in built["dev"]["dynamodb"]["Resources"]["EdgeConfigTable"]["Properties"][
+        "Replicas"]] == ["us-east-1"]
+
+
+def test_web_acl(built):
+    acl = built["prod"]["waf"]["Resources"]["WebAcl"]["Properties"]
+    assert acl["Scope"] == "CLOUDFRONT"
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert rules["GeoBlock"]["Statement"]["GeoMatchStatement"]["CountryCodes"] == ["KP", "IR"]
+    assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["Limit"] == 2000
+    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                  "AWSManagedRulesAmazonIpReputationList"):
+        assert rules[group]["OverrideAction"] == {"None": {}}
+    assert sorted(r["Priority"] for r in acl["Rules"]) == list(range(len(acl["Rules"])))
+    assert "GeoBlock" not in {r["Name"] for r in built["dev"]["waf"]["Resources"]["WebAcl"]["Properties"]["Rules"]}
+    log_group = built["prod"]["waf"]["Resources"]["WebAclLogGroup"]["Properties"]
+    assert log_group["LogGroupName"].startswith("aws-waf-logs-")
+    assert log_group["RetentionInDays"] == 365 and "KmsKeyId" in log_group
+
+
+def test_alias_records_point_at_the_distribution(built):
+    records = built["prod"]["route53"]["Resources"]["AliasRecords"]["Properties"]
+    assert records["HostedZoneId"] == "Z0PROD00000EXAMPLE0001"
+    pairs = sorted((r["Name"], r["Type"]) for r in records["RecordSets"])
+    assert pairs == [("example.com.", "A"), ("example.com.", "AAAA"),
+                     ("www.example.com.", "A"), ("www.example.com.", "AAAA")]
+    for record in records["RecordSets"]:
+        assert record["AliasTarget"]["DNSName"] == {"Ref": "DistributionDomainName"}
+        assert record["AliasTarget"]["HostedZoneId"] == "Z2FDTNDATAQYW2"
+
+
+def test_new_zone_is_a_first_step_without_certificate_or_aliases(tmp_path):
+    data = {"project": "shop", "primary_region": "us-west-2", "deploy": {"accounts": ["123456789012"]},
+            "domain": {"zone_name": "shop.example.org"}}
+    env = parse_config(data, tmp_path / "qa.yaml", "qa")
+    templates = build_templates(env)
+    assert list(resources_of(templates["route53"], "AWS::Route53::HostedZone")) == ["HostedZone"]
+    assert "AliasRecords" not in templates["route53"]["Resources"]
+    assert "Certificate" not in templates["cloudfront"]["Resources"]
+    assert templates["root"]["Outputs"]["NameServers"]["Value"] == {
+        "Fn::GetAtt": ["Route53Stack", "Outputs.NameServers"]}
+
+
+def test_alarms_live_where_their_metrics_are(built):
+    alarms = resources_of(built["prod"]["monitoring"], "AWS::CloudWatch::Alarm")
+    by_namespace = {}
+    for alarm in alarms.values():
+        by_namespace.setdefault(alarm["Properties"]["Namespace"], set()).add(alarm["Condition"])
+    assert by_namespace == {"AWS/CloudFront": {"IsEdgeRegion"}, "AWS/WAFV2": {"IsEdgeRegion"},
+                            "AWS/DynamoDB": {"IsPrimaryRegion"}, "AWS/S3": {"IsPrimaryRegion"}}
+    metrics = {a["Properties"]["MetricName"] for a in alarms.values()}
+    assert {"5xxErrorRate", "4xxErrorRate", "OriginLatency", "LambdaExecutionError", "LambdaValidationError",
+            "BlockedRequests", "ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors"} <= metrics
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_alarm_topic_is_encrypted_for_cloudwatch(built):
+    resources = built["prod"]["monitoring"]["Resources"]
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key_statements = statements(resources["AlarmTopicKey"]["Properties"]["KeyPolicy"])
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key_statements)
+    assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+
+
+def test_dashboard_widgets_read_each_metric_in_its_region(built):
+    dashboard = built["prod"]["monitoring"]["Resources"]["Dashboard"]
+    assert dashboard["Condition"] == "IsEdgeRegion"
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"][0])
+    regions = {w["properties"]["metrics"][0][0]: w["properties"]["region"] for w in body["widgets"]}
+    assert regions == {"AWS/CloudFront": "us-east-1", "AWS/WAFV2": "us-east-1",
+                       "AWS/DynamoDB": "us-west-2", "AWS/S3": "us-west-2"}
