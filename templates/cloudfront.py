@@ -46,7 +46,7 @@ def build(env: EnvConfig) -> Template:
         )
         for spec in FUNCTIONS
     }
-    logs_bucket = add_logs_bucket_resources(t, env, "cdn-logs", log_writer=None)
+    logs_bucket = add_logs_bucket_resources(t, env, "cdn-logs", server_access_logs=False)
     oac = _add_origin_access_control(t, env)
     pages_policy, assets_policy = _add_cache_policies(t, env)
     origin_request_policy = _add_origin_request_policy(t, env)

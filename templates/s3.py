@@ -38,18 +38,19 @@ def build(env: EnvConfig) -> Template:
         AllowedPattern=DISTRIBUTION_ARN_PATTERN,
         ConstraintDescription="must be a CloudFront distribution ARN",
     )
-    logs_bucket = _add_logs_bucket(t, env)
+    logs_bucket = add_logs_bucket_resources(t, env, "logs", server_access_logs=True)
     key = _add_origin_key(t, env, distribution_arn)
     origin = _add_origin_bucket(t, env, key, logs_bucket)
     _add_origin_bucket_policy(t, origin, distribution_arn)
     return t
 
 
-def add_logs_bucket_resources(t: Template, env: EnvConfig, purpose: str, log_writer: Statement | None) -> s3.Bucket:
+def add_logs_bucket_resources(t: Template, env: EnvConfig, purpose: str, server_access_logs: bool) -> s3.Bucket:
     """An access-logs bucket: SSE-S3, ACLs enabled for CloudFront, TLS-only, expiring objects.
 
     Shared with the cloudfront builder, whose standard logging needs a bucket in us-east-1 that
-    exists before the distribution does.
+    exists before the distribution does. With `server_access_logs`, S3 server access logs of this
+    account's buckets may be delivered under s3-access-logs/.
     """
     bucket = t.add_resource(
         retain(
@@ -96,8 +97,19 @@ def add_logs_bucket_resources(t: Template, env: EnvConfig, purpose: str, log_wri
         CKV_AWS_18="This is the access-logs bucket: logging its own access into itself would loop.",
     )
     statements = [_deny_insecure_transport(bucket)]
-    if log_writer is not None:
-        statements.append(log_writer)
+    if server_access_logs:
+        # S3 server access logging delivers with the logging service principal (the recommended
+        # replacement for the log-delivery ACL), only for this account's buckets.
+        statements.append(
+            Statement(
+                Sid="AllowS3ServerAccessLogs",
+                Effect=Allow,
+                Principal=Principal("Service", "logging.s3.amazonaws.com"),
+                Action=[s3_actions.PutObject],
+                Resource=[Sub("${Arn}/" + ACCESS_LOGS_PREFIX + "*", Arn=GetAtt(bucket, "Arn"))],
+                Condition=Condition(StringEquals({"aws:SourceAccount": AccountId})),
+            )
+        )
     t.add_resource(
         s3.BucketPolicy(
             "LogsBucketPolicy",
@@ -107,21 +119,6 @@ def add_logs_bucket_resources(t: Template, env: EnvConfig, purpose: str, log_wri
     )
     add_output(t, "LogsBucketName", Ref(bucket), "Bucket that receives the access logs.")
     return bucket
-
-
-def _add_logs_bucket(t: Template, env: EnvConfig) -> s3.Bucket:
-    bucket_arn = Sub(f"arn:${{AWS::Partition}}:s3:::{env.name_prefix}-logs-${{AWS::AccountId}}-${{AWS::Region}}")
-    # S3 server access logging delivers with the logging service principal (the recommended
-    # replacement for the log-delivery ACL), limited to this account's buckets.
-    server_access_logs = Statement(
-        Sid="AllowS3ServerAccessLogs",
-        Effect=Allow,
-        Principal=Principal("Service", "logging.s3.amazonaws.com"),
-        Action=[s3_actions.PutObject],
-        Resource=[Sub("${Bucket}/" + ACCESS_LOGS_PREFIX + "*", Bucket=bucket_arn)],
-        Condition=Condition(StringEquals({"aws:SourceAccount": AccountId})),
-    )
-    return add_logs_bucket_resources(t, env, "logs", server_access_logs)
 
 
 def _add_origin_key(t: Template, env: EnvConfig, distribution_arn) -> kms.Key:
