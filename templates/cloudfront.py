@@ -154,49 +154,36 @@ def _add_origin_access_control(t: Template, env: EnvConfig) -> cf.OriginAccessCo
     )
 
 
-def _minimal_cache_key() -> dict:
-    """No cookies, headers or query strings in the cache key; gzip and brotli variants only."""
-    return dict(
-        CookiesConfig=cf.CacheCookiesConfig(CookieBehavior="none"),
-        HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="none"),
-        QueryStringsConfig=cf.CacheQueryStringsConfig(QueryStringBehavior="none"),
-        EnableAcceptEncodingGzip=True,
-        EnableAcceptEncodingBrotli=True,
-    )
-
-
 def _add_cache_policies(t: Template, env: EnvConfig) -> tuple[cf.CachePolicy, cf.CachePolicy]:
-    pages = t.add_resource(
-        cf.CachePolicy(
-            "PagesCachePolicy",
-            CachePolicyConfig=cf.CachePolicyConfig(
-                Name=f"{env.name_prefix}-pages",
-                Comment="Pages: honour the origin's Cache-Control, short default",
-                MinTTL=0,
-                DefaultTTL=300,
-                MaxTTL=ONE_DAY,
-                ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
-                    **_minimal_cache_key()
-                ),
-            ),
-        )
-    )
-    assets = t.add_resource(
-        cf.CachePolicy(
-            "AssetsCachePolicy",
-            CachePolicyConfig=cf.CachePolicyConfig(
-                Name=f"{env.name_prefix}-assets",
-                Comment="Content-hashed assets: immutable, cached for a year",
-                MinTTL=ONE_DAY,
-                DefaultTTL=ONE_YEAR,
-                MaxTTL=ONE_YEAR,
-                ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
-                    **_minimal_cache_key()
-                ),
-            ),
-        )
-    )
+    pages = _add_cache_policy(t, env, "Pages", "Pages: honour the origin's Cache-Control, short default",
+                              min_ttl=0, default_ttl=300, max_ttl=ONE_DAY)
+    assets = _add_cache_policy(t, env, "Assets", "Content-hashed assets: immutable, cached for a year",
+                               min_ttl=ONE_DAY, default_ttl=ONE_YEAR, max_ttl=ONE_YEAR)
     return pages, assets
+
+
+def _add_cache_policy(t: Template, env: EnvConfig, kind: str, comment: str, min_ttl: int, default_ttl: int,
+                      max_ttl: int) -> cf.CachePolicy:
+    """A cache policy whose key holds no cookies, headers or query strings; gzip and brotli variants only."""
+    return t.add_resource(
+        cf.CachePolicy(
+            f"{kind}CachePolicy",
+            CachePolicyConfig=cf.CachePolicyConfig(
+                Name=f"{env.name_prefix}-{kind.lower()}",
+                Comment=comment,
+                MinTTL=min_ttl,
+                DefaultTTL=default_ttl,
+                MaxTTL=max_ttl,
+                ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
+                    CookiesConfig=cf.CacheCookiesConfig(CookieBehavior="none"),
+                    HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="none"),
+                    QueryStringsConfig=cf.CacheQueryStringsConfig(QueryStringBehavior="none"),
+                    EnableAcceptEncodingGzip=True,
+                    EnableAcceptEncodingBrotli=True,
+                ),
+            ),
+        )
+    )
 
 
 def _add_origin_request_policy(t: Template, env: EnvConfig) -> cf.OriginRequestPolicy:

@@ -7,7 +7,6 @@ from troposphere import (
     Equals,
     Output,
     Parameter,
-    Ref,
     Region,
     Sub,
     Tags,
@@ -137,48 +136,47 @@ def key_admin_statement() -> Statement:
     )
 
 
-def add_log_encryption_key(t: Template, env: EnvConfig, purpose: str) -> kms.Key:
-    """A KMS key that CloudWatch Logs in this region may use for this stack's log groups."""
-    key = t.add_resource(
+def add_kms_key(t: Template, env: EnvConfig, logical_id: str, purpose: str, service_access: Statement) -> kms.Key:
+    """A retained, rotating customer-managed key: the account administers it, one service uses it."""
+    return t.add_resource(
         retain(
             kms.Key(
-                f"{purpose}LogsKey",
-                Description=f"{env.name_prefix}: encrypts the {purpose} log groups",
+                logical_id,
+                Description=f"{env.name_prefix}: encrypts {purpose}",
                 EnableKeyRotation=True,
                 PendingWindowInDays=30,
-                KeyPolicy=PolicyDocument(
-                    Version="2012-10-17",
-                    Statement=[
-                        key_admin_statement(),
-                        Statement(
-                            Sid="AllowCloudWatchLogs",
-                            Effect=Allow,
-                            Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                            Action=[
-                                kms_actions.Encrypt,
-                                kms_actions.Decrypt,
-                                kms_actions.ReEncryptFrom,
-                                kms_actions.ReEncryptTo,
-                                kms_actions.GenerateDataKey,
-                                kms_actions.GenerateDataKeyWithoutPlaintext,
-                                kms_actions.DescribeKey,
-                            ],
-                            Resource=["*"],  # in a key policy, "*" means this key
-                            # Only for log groups of this account and region.
-                            Condition=Condition(
-                                ArnLike(
-                                    {
-                                        "kms:EncryptionContext:aws:logs:arn": Sub(
-                                            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
-                                        )
-                                    }
-                                )
-                            ),
-                        ),
-                    ],
-                ),
+                KeyPolicy=PolicyDocument(Version="2012-10-17", Statement=[key_admin_statement(), service_access]),
                 Tags=tags(env),
             )
         )
     )
-    return key
+
+
+def add_log_encryption_key(t: Template, env: EnvConfig, purpose: str) -> kms.Key:
+    """A KMS key that CloudWatch Logs in this region may use for this stack's log groups."""
+    logs_access = Statement(
+        Sid="AllowCloudWatchLogs",
+        Effect=Allow,
+        Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+        Action=[
+            kms_actions.Encrypt,
+            kms_actions.Decrypt,
+            kms_actions.ReEncryptFrom,
+            kms_actions.ReEncryptTo,
+            kms_actions.GenerateDataKey,
+            kms_actions.GenerateDataKeyWithoutPlaintext,
+            kms_actions.DescribeKey,
+        ],
+        Resource=["*"],  # in a key policy, "*" means this key
+        # Only for log groups of this account and region.
+        Condition=Condition(
+            ArnLike(
+                {
+                    "kms:EncryptionContext:aws:logs:arn": Sub(
+                        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+                    )
+                }
+            )
+        ),
+    )
+    return add_kms_key(t, env, f"{purpose}LogsKey", f"the {purpose} log groups", logs_access)

@@ -8,7 +8,7 @@ from awacs import kms as kms_actions
 from awacs import sns as sns_actions
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import AccountId, Equals, Not, Ref, Sub, Template
-from troposphere import cloudwatch, kms, sns
+from troposphere import cloudwatch, sns
 
 from templates.common import (
     IS_EDGE_REGION,
@@ -16,9 +16,8 @@ from templates.common import (
     add_output,
     add_parameter,
     add_region_conditions,
-    key_admin_statement,
+    add_kms_key,
     new_template,
-    retain,
     tags,
 )
 from templates.config import EDGE_REGION, EnvConfig
@@ -54,32 +53,16 @@ def build(env: EnvConfig) -> Template:
 
 
 def _add_alarm_topic(t: Template, env: EnvConfig, alarm_email) -> sns.Topic:
-    key = t.add_resource(
-        retain(
-            kms.Key(
-                "AlarmTopicKey",
-                Description=f"{env.name_prefix}: encrypts the alarm topic",
-                EnableKeyRotation=True,
-                PendingWindowInDays=30,
-                KeyPolicy=PolicyDocument(
-                    Version="2012-10-17",
-                    Statement=[
-                        key_admin_statement(),
-                        # CloudWatch publishes alarm notifications to the encrypted topic.
-                        Statement(
-                            Sid="AllowCloudWatchAlarmsToPublish",
-                            Effect=Allow,
-                            Principal=Principal("Service", "cloudwatch.amazonaws.com"),
-                            Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
-                            Resource=["*"],  # in a key policy, "*" means this key
-                            Condition=Condition(StringEquals({"aws:SourceAccount": AccountId})),
-                        ),
-                    ],
-                ),
-                Tags=tags(env),
-            )
-        )
+    # CloudWatch publishes alarm notifications to the encrypted topic.
+    cloudwatch_access = Statement(
+        Sid="AllowCloudWatchAlarmsToPublish",
+        Effect=Allow,
+        Principal=Principal("Service", "cloudwatch.amazonaws.com"),
+        Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+        Resource=["*"],  # in a key policy, "*" means this key
+        Condition=Condition(StringEquals({"aws:SourceAccount": AccountId})),
     )
+    key = add_kms_key(t, env, "AlarmTopicKey", "the alarm topic", cloudwatch_access)
     topic = t.add_resource(
         sns.Topic(
             "AlarmTopic",

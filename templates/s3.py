@@ -10,7 +10,7 @@ from troposphere import AccountId, GetAtt, Ref, Sub, Template
 from troposphere import kms, s3
 
 from templates.common import (
-    key_admin_statement,
+    add_kms_key,
     add_output,
     add_parameter,
     new_template,
@@ -123,31 +123,15 @@ def add_logs_bucket_resources(t: Template, env: EnvConfig, purpose: str, server_
 
 def _add_origin_key(t: Template, env: EnvConfig, distribution_arn) -> kms.Key:
     """Customer-managed key for the origin bucket; CloudFront may decrypt for this distribution only."""
-    key = t.add_resource(
-        retain(
-            kms.Key(
-                "OriginBucketKey",
-                Description=f"{env.name_prefix}: encrypts the objects of the origin bucket",
-                EnableKeyRotation=True,
-                PendingWindowInDays=30,
-                KeyPolicy=PolicyDocument(
-                    Version="2012-10-17",
-                    Statement=[
-                        key_admin_statement(),
-                        Statement(
-                            Sid="AllowCloudFrontToDecryptForThisDistribution",
-                            Effect=Allow,
-                            Principal=Principal("Service", "cloudfront.amazonaws.com"),
-                            Action=[kms_actions.Decrypt],
-                            Resource=["*"],  # in a key policy, "*" means this key
-                            Condition=Condition(StringEquals({"AWS:SourceArn": Ref(distribution_arn)})),
-                        ),
-                    ],
-                ),
-                Tags=tags(env),
-            )
-        )
+    cloudfront_access = Statement(
+        Sid="AllowCloudFrontToDecryptForThisDistribution",
+        Effect=Allow,
+        Principal=Principal("Service", "cloudfront.amazonaws.com"),
+        Action=[kms_actions.Decrypt],
+        Resource=["*"],  # in a key policy, "*" means this key
+        Condition=Condition(StringEquals({"AWS:SourceArn": Ref(distribution_arn)})),
     )
+    key = add_kms_key(t, env, "OriginBucketKey", "the objects of the origin bucket", cloudfront_access)
     t.add_resource(
         kms.Alias("OriginBucketKeyAlias", AliasName=f"alias/{env.name_prefix}-origin", TargetKeyId=Ref(key))
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from templates import lambda_edge
