@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import getpass
-import json
 import socket
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 
-from edgeconfig.model import EdgeConfig, display_path, edge_config_path, load_edge_config
+from edgeconfig.model import EdgeConfig, StoredVersion, display_path, edge_config_path, load_edge_config
 from edgeconfig.store import ConflictError, EdgeConfigStore, StoreError
 from templates.config import ConfigError, EnvConfig, load_environment
 
@@ -221,12 +220,16 @@ def _show(args: argparse.Namespace, env: EnvConfig) -> int:
     print(f"# {env.environment} edge configuration in {aws.where}")
     print(f"# {stored.describe()}")
     print(f"# content_hash {stored.content_hash}  schema_version {stored.schema_version}")
-    try:
-        print(stored.config().to_yaml(), end="")
-    except ConfigError as exc:
-        print(f"# WARNING: this version does not pass today's validation ({exc}); raw content follows")
-        print(json.dumps(json.loads(stored.content), indent=2, sort_keys=True))
+    print(_as_yaml(stored), end="")
     return EXIT_OK
+
+
+def _as_yaml(stored: StoredVersion) -> str:
+    """A stored version as normalized YAML, or its raw content if it no longer passes validation."""
+    try:
+        return stored.config().to_yaml()
+    except ConfigError as exc:
+        return f"# WARNING: version {stored.version} does not pass today's validation: {exc}\n{stored.content}\n"
 
 
 def _diff(args: argparse.Namespace, env: EnvConfig) -> int:
@@ -236,7 +239,7 @@ def _diff(args: argparse.Namespace, env: EnvConfig) -> int:
     if current is not None and current.content_hash == config.content_hash:
         print(f"no differences: {config.source} matches deployed version {current.version}")
         return EXIT_OK
-    deployed = current.config().to_yaml() if current is not None else ""
+    deployed = _as_yaml(current) if current is not None else ""
     label = f"deployed version {current.version}" if current is not None else "deployed (nothing yet)"
     sys.stdout.writelines(difflib.unified_diff(
         deployed.splitlines(keepends=True), config.to_yaml().splitlines(keepends=True),

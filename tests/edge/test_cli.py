@@ -285,3 +285,13 @@ def test_deploy_py_runs_from_any_directory_against_an_endpoint(tmp_path):
         assert run("diff").returncode == 0
     finally:
         server.stop()
+
+
+def test_show_and_diff_survive_a_stored_version_that_no_longer_validates(capsys, prod_table, cf):
+    bad = '{"redirects":[{"from":"/a","to":"/b","status":303}]}'
+    item = cf.current_item("prod", {}, 1, content={"S": bad}, content_hash={"S": "sha256:x"})
+    prod_table.put_item(TableName=PROD.edge_config_table_name, Item=item)
+    code, out, _ = cli(capsys, "show", "--env", "prod")
+    assert code == 0 and "WARNING: version 1 does not pass today's validation" in out and bad in out
+    code, out, _ = cli(capsys, "diff", "--env", "prod")
+    assert code == 1 and "+++ config/edge/prod.yaml" in out
