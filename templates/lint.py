@@ -5,10 +5,7 @@ from __future__ import annotations
 
 def format_match(match) -> str:
     """`E3002 message (line 12)`: the rule id, its message and where."""
-    rule = getattr(match, "rule", None)
-    rule_id = getattr(rule, "id", "E0000")
-    line = getattr(match, "linenumber", None)
-    return f"{rule_id} {match.message}" + (f" (line {line})" if line else "")
+    return f"{match.rule.id} {match.message} (line {match.linenumber})"
 
 
 def lint_environment(files: dict[str, bytes], regions: list[str]) -> dict[str, list[str]]:
