@@ -8,10 +8,9 @@ from troposphere import dynamodb
 from templates.common import add_output, new_template, retain, tags
 from templates.config import EnvConfig
 
-# Key schema holding versioned configurations from the start, so history and rollback never need
-# the table replaced: one partition per configuration, one item per version (see edgeconfig/).
-PARTITION_KEY = "config_id"
-SORT_KEY = "version"
+# The key schema is the handler's: one partition per configuration, one item per version, so history
+# and rollback never need the table replaced (docs/edge-config.md describes the items).
+from templates.edge_functions.edge_handler import PARTITION_KEY, SORT_KEY
 
 
 def build(env: EnvConfig) -> Template:
