@@ -1,0 +1,1 @@
+"""Roll the generated templates out with CloudFormation StackSets, and rehearse it against moto."""
