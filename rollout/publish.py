@@ -1,0 +1,151 @@
+"""`publish`: upload output/<env>/ to each region's template bucket under content-addressed keys.
+
+Layout of a template bucket (one per project, administration account and region):
+
+    blobs/sha256/<sha256 of a file>        every distinct file body, uploaded once
+    <env>/<set digest[:16]>/<file>.json    one prefix per template set, copied from the blobs
+
+The root template builds nested TemplateURLs as `${TemplatesPrefix}<component>.json`, so a set
+must keep plain file names under one prefix; the prefix changes whenever any file changes, so a
+published set is immutable and what a stack set runs can always be read back. Bytes go over the
+network only for a body no set has used before: the files of a new set that did not change are
+server-side copies (CopyObject) of their blobs, and an already-published set costs one
+HeadObject per file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import botocore.exceptions
+
+from rollout import naming
+from rollout.aws import Clients, error_code
+from rollout.console import Console
+from rollout.errors import InputError
+from rollout.inputs import TemplateSet
+
+BLOB_PREFIX = "blobs/sha256/"
+DIGEST_METADATA = "sha256"
+
+
+@dataclass
+class RegionPublication:
+    region: str
+    bucket: str
+    prefix: str
+    uploaded: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return naming.template_url(self.bucket, self.region, self.prefix + name)
+
+
+@dataclass
+class Publication:
+    prefix: str
+    regions: dict[str, RegionPublication]
+
+    def bucket(self, region: str) -> str:
+        return self.regions[region].bucket
+
+    @property
+    def root_url(self) -> str:
+        """The root template in the stack set's region: the stack set's TemplateURL."""
+        return self.regions[naming.STACK_SET_REGION].url(naming.ROOT_TEMPLATE)
+
+    @property
+    def changed(self) -> bool:
+        return any(r.uploaded or r.copied for r in self.regions.values())
+
+
+def _exists(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _require_bucket(s3: Any, bucket: str, env_name: str) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            raise InputError(f"template bucket {bucket} does not exist: run "
+                             f"`python deploy.py bootstrap --env {env_name}` first") from exc
+        raise
+
+
+def publish_templates(templates: TemplateSet, clients: Clients) -> Publication:
+    """Make the set available under its prefix in every region's template bucket."""
+    env = templates.env
+    admin = clients.account
+    prefix = templates.prefix
+    result = Publication(prefix=prefix, regions={})
+    for region in naming.regions(env):
+        bucket = naming.template_bucket_name(env.project, admin, region)
+        s3 = clients.admin("s3", region)
+        _require_bucket(s3, bucket, env.environment)
+        published = RegionPublication(region=region, bucket=bucket, prefix=prefix)
+        for name, body in sorted(templates.files.items()):
+            digest = templates.digests[name]
+            key = prefix + name
+            head = _exists(s3, bucket, key)
+            if head is not None and head.get("Metadata", {}).get(DIGEST_METADATA) == digest:
+                published.present.append(name)
+                continue
+            blob = BLOB_PREFIX + digest
+            if _exists(s3, bucket, blob) is None:
+                s3.put_object(
+                    Bucket=bucket, Key=blob, Body=body, ContentType="application/json",
+                    Metadata={DIGEST_METADATA: digest},
+                    # S3 rejects the upload if the bytes it received do not match.
+                    ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+                )
+                published.uploaded.append(name)
+            else:
+                published.copied.append(name)
+            s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": blob},
+                           MetadataDirective="COPY")
+        result.regions[region] = published
+    return result
+
+
+def console_link(region: str, url: str, stack_name: str, parameters: dict[str, str]) -> str:
+    """A CloudFormation console quick-create link with the template URL and parameters filled in."""
+    query = {"templateURL": url, "stackName": stack_name}
+    query.update({f"param_{k}": v for k, v in parameters.items()})
+    return (f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}"
+            f"#/stacks/create/review?{urlencode(query, quote_via=quote)}")
+
+
+def report_publication(templates: TemplateSet, publication: Publication, console: Console) -> None:
+    env = templates.env
+    console.line(f"Templates of {naming.stack_set_name(env)} (set {templates.digest[:16]}, "
+                 f"{len(templates.files)} files):")
+    for region, p in publication.regions.items():
+        console.line(f"  {region:<14} s3://{p.bucket}/{p.prefix}  uploaded {len(p.uploaded)}, "
+                     f"copied {len(p.copied)}, already there {len(p.present)}")
+    console.line(f"Root template URL: {publication.root_url}")
+    console.line("To create the stacks from the console instead (one stack per region, no StackSets):")
+    for region, p in publication.regions.items():
+        parameters = {naming.PARAM_TEMPLATES_BUCKET: p.bucket, naming.PARAM_TEMPLATES_PREFIX: p.prefix}
+        link = console_link(region, p.url(naming.ROOT_TEMPLATE), env.name_prefix, parameters)
+        console.line(f"  {region}: {link}")
+        if region != naming.STACK_SET_REGION and templates.has_distribution_parameter:
+            console.line(f"    (after the {naming.STACK_SET_REGION} stack is complete, set "
+                         f"{naming.PARAM_DISTRIBUTION_ARN} to its {naming.OUTPUT_DISTRIBUTION_ARN} output)")
+
+
+def publish(templates: TemplateSet, clients: Clients, console: Console) -> int:
+    """The `publish` command: upload what is missing and print the URLs."""
+    publication = publish_templates(templates, clients)
+    report_publication(templates, publication, console)
+    return 0
