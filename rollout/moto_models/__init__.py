@@ -1,0 +1,62 @@
+"""CloudFormation models and engine fixes that make moto 5.2.5 deploy the real templates.
+
+Only the rehearsal and the tests call `install()`; deploy.py against AWS never imports moto.
+
+moto builds its type -> model map from `CloudFormationModel.__subclasses__()` (direct
+subclasses, in definition order, the last one of a type winning), so importing these modules
+registers the models; `install()` then clears moto's cached map and checks that every type
+resolves to the model defined here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+EMULATED_TYPES = {
+    "AWS::S3::BucketPolicy": "s3.EmulatedBucketPolicy",
+    "AWS::DynamoDB::GlobalTable": "dynamodb.EmulatedGlobalTable",
+    "AWS::Lambda::Version": "awslambda.EmulatedLambdaVersion",
+    "AWS::WAFv2::WebACL": "wafv2.EmulatedWebACL",
+    "AWS::WAFv2::LoggingConfiguration": "wafv2.EmulatedLoggingConfiguration",
+    "AWS::CloudFront::Distribution": "cloudfront.EmulatedDistribution",
+    "AWS::CloudFront::OriginAccessControl": "cloudfront.EmulatedOriginAccessControl",
+    "AWS::CloudFront::CachePolicy": "cloudfront.EmulatedCachePolicy",
+    "AWS::CloudFront::OriginRequestPolicy": "cloudfront.EmulatedOriginRequestPolicy",
+    "AWS::CloudFront::ResponseHeadersPolicy": "cloudfront.EmulatedResponseHeadersPolicy",
+    "AWS::CertificateManager::Certificate": "acm.EmulatedCertificate",
+    "AWS::SNS::TopicPolicy": "sns.EmulatedTopicPolicy",
+    "AWS::SNS::Subscription": "sns.EmulatedSubscription",
+    "AWS::CloudWatch::Alarm": "cloudwatch.EmulatedAlarm",
+}
+
+
+def install() -> None:
+    """Register the emulated models and apply the engine fixes (idempotent)."""
+    # moto's parsing module imports every service model first, so ours come later in
+    # __subclasses__() and win for the types moto also knows (AWS::Lambda::Version).
+    from moto.cloudformation import parsing
+
+    from rollout.moto_models import (  # noqa: F401  (importing registers the models)
+        acm,
+        awslambda,
+        cloudformation,
+        cloudfront,
+        cloudwatch,
+        dynamodb,
+        policy_conditions,
+        s3,
+        sns,
+        wafv2,
+    )
+
+    cloudformation.install()
+    policy_conditions.install()
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    model_map = parsing.get_model_map()
+    for resource_type, path in EMULATED_TYPES.items():
+        module_name, class_name = path.split(".")
+        expected = getattr(importlib.import_module(f"rollout.moto_models.{module_name}"), class_name)
+        if model_map.get(resource_type) is not expected:
+            raise RuntimeError(f"moto resolves {resource_type} to {model_map.get(resource_type)}, "
+                               f"not {expected}: was a model imported before moto's parsing module?")

@@ -1,0 +1,215 @@
+"""Fixes to moto 5.2.5's CloudFormation engine that nested stacks and stack sets need.
+
+Each fix makes moto do what CloudFormation documents; none changes what a template means.
+
+- `GetAtt Child.Outputs.X` on an AWS::CloudFormation::Stack resolves to the child's output.
+- A nested stack whose TemplateURL or parameters change is updated in place (moto deleted and
+  re-created it, losing every resource in it), and `${Param}` inside Fn::Sub counts as a use
+  of that parameter when moto decides which resources a parameter change touches.
+- Stack sets: instance parameter overrides are merged over the stack set's parameters (moto
+  replaced them); UpdateStackSet and UpdateStackInstances update the instances' stacks (moto
+  only recorded the new values); instances created after an update get the current template; a
+  stack instance reports the id of its real stack.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.utils import get_stack_from_s3_url
+from moto.utilities.utils import get_partition
+
+_installed = False
+
+_SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9_:]+)\}")
+
+
+def _stack_get_cfn_attribute(self: cfn_models.Stack, attribute_name: str) -> Any:
+    if attribute_name.startswith("Outputs."):
+        key = attribute_name[len("Outputs."):]
+        declared = self.output_map._output_json_map or {}
+        output = self.output_map[key] if key in declared else None
+        if output is None:
+            # What CloudFormation reports when a parent reads an output the child lacks (or
+            # whose Condition is false in this region).
+            raise ValidationError(message=f"Template error: resource {self.name} does not have "
+                                          f"an output named {key}, read by Fn::GetAtt Outputs.{key}")
+        return output.value
+    raise parsing.UnformattedGetAttTemplateException()
+
+
+def _stack_update_in_place(
+    cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+    account_id: str, region_name: str,
+) -> cfn_models.Stack:
+    properties = cloudformation_json["Properties"]
+    template_body = get_stack_from_s3_url(
+        properties["TemplateURL"], account_id=account_id, partition=get_partition(region_name))
+    parameters = {k: str(v) if not isinstance(v, list) else ",".join(map(str, v))
+                  for k, v in (properties.get("Parameters") or {}).items()}
+    original_resource.update(template_body, parameters=parameters)
+    return original_resource
+
+
+_original_references = parsing.get_references_from_template
+
+
+def _references_with_sub(template: Any) -> list[str]:
+    references = list(_original_references(template))
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Fn::Sub":
+                    text = value[0] if isinstance(value, list) else value
+                    if isinstance(text, str):
+                        references.extend(_SUB_REFERENCE.findall(text))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(template)
+    return references
+
+
+# --- stack sets ------------------------------------------------------------------------------
+
+
+def _as_dict(parameters: Any) -> dict[str, str]:
+    if isinstance(parameters, dict):
+        return dict(parameters)
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in parameters or []}
+
+
+def _effective_parameters(stack_set: cfn_models.StackSet, overrides: Any) -> dict[str, str]:
+    values = _as_dict(stack_set.parameters)
+    values.update(_as_dict(overrides))
+    return values
+
+
+def _apply_to_instance(stack_set: cfn_models.StackSet, instance: cfn_models.StackInstance) -> None:
+    instance.template = stack_set.template
+    instance.stack.update(stack_set.template, parameters=_effective_parameters(stack_set, instance.parameters))
+
+
+def _create_stack_instances(
+    self: cfn_models.StackSet, accounts: list[str], regions: list[str],
+    deployment_targets: dict[str, Any] | None, parameters: list[dict[str, Any]],
+) -> str:
+    import uuid
+
+    self.instances.template = self.template
+    overrides = list(parameters or [])
+    new_instances = []
+    for region in regions:
+        for account in accounts:
+            if self.instances.get_instance(account, region) is not None:
+                continue
+            instance = cfn_models.StackInstance(
+                account_id=account, region_name=region, stackset_id=self.id,
+                stack_name=self.instances.stack_name, name=self.name, template=self.template,
+                parameters=_effective_parameters(self, overrides),
+                permission_model=self.permission_model,
+            )
+            # What the instance reports is only its overrides, as on AWS.
+            instance.parameters = overrides
+            new_instances.append(instance)
+    self.instances.stack_instances += new_instances
+    operation_id = str(uuid.uuid4())
+    self._create_operation(operation_id=operation_id, action="CREATE", status="SUCCEEDED",
+                           accounts=accounts, regions=regions)
+    return operation_id
+
+
+def _merge_overrides(current: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """UpdateStackInstances semantics: a list replaces the overrides (UsePreviousValue keeps one)."""
+    if not incoming:
+        # moto cannot tell an omitted ParameterOverrides from an empty one; omitted (keep all
+        # overrides) is what the rollout sends.
+        return current
+    previous = _as_dict(current)
+    merged = []
+    for parameter in incoming:
+        if parameter.get("UsePreviousValue"):
+            if parameter["ParameterKey"] in previous:
+                merged.append({"ParameterKey": parameter["ParameterKey"],
+                               "ParameterValue": previous[parameter["ParameterKey"]]})
+        else:
+            merged.append({"ParameterKey": parameter["ParameterKey"],
+                           "ParameterValue": parameter.get("ParameterValue", "")})
+    return merged
+
+
+def _update_instances(
+    self: cfn_models.StackSet, accounts: list[str], regions: list[str], parameters: list[dict[str, Any]],
+) -> dict[str, Any]:
+    import uuid
+
+    from moto.cloudformation.exceptions import StackInstanceNotFound
+
+    targets = []
+    for account in accounts:
+        for region in regions:
+            instance = self.instances.get_instance(account, region)
+            if instance is None:
+                raise StackInstanceNotFound()
+            targets.append(instance)
+    for instance in targets:
+        instance.parameters = _merge_overrides(instance.parameters, parameters)
+        _apply_to_instance(self, instance)
+    return self._create_operation(operation_id=str(uuid.uuid4()), action="UPDATE", status="SUCCEEDED",
+                                  accounts=accounts, regions=regions)
+
+
+def _update_stack_set(
+    self: cfn_models.StackSet, template: str, description: str, parameters: dict[str, str],
+    tags: dict[str, str], admin_role: str, execution_role: str, accounts: list[str],
+    regions: list[str], operation_id: str,
+) -> dict[str, Any]:
+    import uuid
+
+    self.template = template or self.template
+    self.instances.template = self.template
+    self.description = description if description is not None else self.description
+    self.parameters = parameters or self.parameters
+    self.tags = tags or self.tags
+    self.administration_role_arn = admin_role or self.administration_role_arn
+    self.execution_role_name = execution_role or self.execution_role_name
+    # Without Accounts/Regions, an update with a new template or parameters reaches every instance.
+    targets = [i for i in self.instances.stack_instances
+               if (not accounts or i.account_id in accounts) and (not regions or i.region_name in regions)]
+    for instance in targets:
+        _apply_to_instance(self, instance)
+    return self._create_operation(
+        operation_id=operation_id or str(uuid.uuid4()), action="UPDATE", status="SUCCEEDED",
+        accounts=sorted({i.account_id for i in targets}), regions=sorted({i.region_name for i in targets}))
+
+
+_original_instance_to_dict = cfn_models.StackInstance.to_dict
+
+
+def _instance_to_dict(self: cfn_models.StackInstance) -> dict[str, Any]:
+    result = _original_instance_to_dict(self)
+    result["StackId"] = self.stack.stack_id
+    result["ParameterOverrides"] = list(self.parameters or [])
+    return result
+
+
+def install() -> None:
+    """Apply the fixes (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    cfn_models.Stack.get_cfn_attribute = _stack_get_cfn_attribute
+    cfn_models.Stack.update_from_cloudformation_json = classmethod(_stack_update_in_place)
+    parsing.get_references_from_template = _references_with_sub
+    cfn_models.StackSet.create_stack_instances = _create_stack_instances
+    cfn_models.StackSet.update_instances = _update_instances
+    cfn_models.StackSet.update = _update_stack_set
+    cfn_models.StackInstance.to_dict = _instance_to_dict
+    _installed = True
