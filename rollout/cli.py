@@ -1,0 +1,185 @@
+"""deploy.py subcommands of the rollout: bootstrap, publish, deploy, status, outputs, diff, destroy, rehearse."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+import botocore.exceptions
+
+from rollout import naming
+from rollout.aws import Clients, error_code, error_message, make_session, require_credentials
+from rollout.console import Console
+from rollout.errors import InputError, RolloutFailed
+from rollout.inputs import load_env, load_templates
+
+EXIT_INTERRUPTED = 130
+
+
+def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
+    parser.add_argument("--env", required=True, metavar="NAME",
+                        help="environment: config/NAME.yaml and output/NAME/")
+    if aws:
+        parser.add_argument("--profile", metavar="PROFILE",
+                            help="AWS profile of the deploying (administration) account; default: "
+                                 "the standard credential chain (AWS_PROFILE, environment, SSO, ...)")
+        parser.add_argument("--endpoint-url", metavar="URL",
+                            help="send every AWS call to this endpoint (an emulator such as moto)")
+
+
+def _clients(args: argparse.Namespace, console: Console) -> Clients:
+    session = make_session(args.profile)
+    require_credentials(session)
+    clients = Clients(session, endpoint_url=args.endpoint_url, notify=console.line,
+                      bootstrap_role_name=getattr(args, "bootstrap_role", naming.DEFAULT_BOOTSTRAP_ROLE_NAME))
+    clients.caller()  # fails here, before anything else, when the credentials are not accepted
+    return clients
+
+
+def _guard(action: Callable[[Console], int]) -> int:
+    console = Console()
+    try:
+        return action(console)
+    except InputError as exc:
+        print(f"deploy.py: error: {exc}", file=sys.stderr)
+        return InputError.exit_status
+    except RolloutFailed as exc:
+        print(f"deploy.py: failed: {exc}", file=sys.stderr)
+        return RolloutFailed.exit_status
+    except botocore.exceptions.ClientError as exc:
+        operation = getattr(exc, "operation_name", "an AWS call")
+        print(f"deploy.py: failed: {operation}: {error_code(exc)}: {error_message(exc)}", file=sys.stderr)
+        return RolloutFailed.exit_status
+    except botocore.exceptions.BotoCoreError as exc:
+        print(f"deploy.py: failed: {exc}", file=sys.stderr)
+        return RolloutFailed.exit_status
+    except KeyboardInterrupt:
+        print("\ndeploy.py: interrupted. A stack-set operation already started goes on in AWS; "
+              "run deploy again to resume (it waits for that operation first).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from rollout.bootstrap import bootstrap
+
+    def run(console: Console) -> int:
+        env = load_env(args.env)
+        return bootstrap(env, _clients(args, console), console)
+    return _guard(run)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from rollout.publish import publish
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        return publish(templates, _clients(args, console), console)
+    return _guard(run)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from rollout.deployer import deploy
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        return deploy(templates, _clients(args, console), console)
+    return _guard(run)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rollout.inspect import status
+
+    def run(console: Console) -> int:
+        env = load_env(args.env)
+        return status(env, _clients(args, console), console)
+    return _guard(run)
+
+
+def cmd_outputs(args: argparse.Namespace) -> int:
+    from rollout.inspect import outputs
+
+    def run(console: Console) -> int:
+        env = load_env(args.env)
+        return outputs(env, _clients(args, console), console, as_json=args.json)
+    return _guard(run)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from rollout.inspect import diff
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        return diff(templates, _clients(args, console), console)
+    return _guard(run)
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from rollout.destroy import destroy
+
+    def run(console: Console) -> int:
+        env = load_env(args.env)
+        if not args.yes:
+            raise InputError(f"destroy deletes every instance of stack set {naming.stack_set_name(env)} "
+                             "and the stack set itself; pass --yes to confirm")
+        return destroy(env, _clients(args, console), console)
+    return _guard(run)
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from rollout.rehearse import run_rehearsal
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        return run_rehearsal(templates, console)
+    return _guard(run)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the rollout subcommands to deploy.py's parser."""
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str, description: str,
+            aws: bool = True) -> argparse.ArgumentParser:
+        parser = subparsers.add_parser(name, help=help_text, description=description,
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+        _common(parser, aws=aws)
+        parser.set_defaults(func=func)
+        return parser
+
+    bootstrap = add(
+        "bootstrap", cmd_bootstrap, "create the roles and template buckets stack sets need",
+        "Create, idempotently, what self-managed stack sets need: the administration role in this\n"
+        "account, the execution role in each account of the environment (entered through\n"
+        "--bootstrap-role), and a private, encrypted template bucket per region that the execution\n"
+        "roles can read. Run it once per environment, and again after adding an account.")
+    bootstrap.add_argument("--bootstrap-role", default=naming.DEFAULT_BOOTSTRAP_ROLE_NAME, metavar="NAME",
+                           help="role assumed in each target account to create the execution role "
+                                "(default: %(default)s, which AWS Organizations creates)")
+    add("publish", cmd_publish, "upload output/ENV/ to the template buckets",
+        "Upload output/ENV/ to each region's template bucket under a prefix derived from the\n"
+        "content (unchanged files are never uploaded again), then print the root template URL and\n"
+        "console links to create the stacks without StackSets.")
+    add("deploy", cmd_deploy, "create or update the stack set and its instances",
+        "Publish, then bring stack set PROJECT-ENV and its instances to output/ENV/: us-east-1\n"
+        "first, then the primary region with the DistributionArn of the us-east-1 instance.\n"
+        "Waits for an operation already running; a run after an interruption resumes.\n"
+        "Exit 0 when every instance is CURRENT, 1 when an operation failed, 2 on bad input.")
+    add("status", cmd_status, "show the stack set, its instances and recent operations",
+        "Show the stack set, each instance's status and the latest operations.\n"
+        "Exit 0 when every instance of the config is CURRENT, else 1.")
+    outputs = add("outputs", cmd_outputs, "print the instance stacks' outputs per account and region",
+                  "Print the outputs of each instance stack, per account and region.")
+    outputs.add_argument("--json", action="store_true", help="print {account: {region: {key: value}}} as JSON")
+    add("diff", cmd_diff, "compare output/ENV/ with what the stack set runs",
+        "Show template and parameter differences between output/ENV/ and what the stack set runs,\n"
+        "per nested template, and instances that are missing or not CURRENT.\n"
+        "Exit 0 when there is no difference, 1 when there are differences.")
+    destroy = add("destroy", cmd_destroy, "delete the instances and the stack set (keeps retained data)",
+                  "Delete the instances (primary region first) and the stack set. Resources with\n"
+                  "DeletionPolicy Retain stay and are listed; edge functions that CloudFront still\n"
+                  "replicates are reported with what to run later.")
+    destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
+    add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
+        "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
+        "against moto started in this process (no AWS account needed), then check the\n"
+        "cross-region wiring through the service APIs. Exit 0 only when everything holds.",
+        aws=False)

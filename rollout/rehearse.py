@@ -1,0 +1,328 @@
+"""`rehearse`: the whole rollout of the real templates against moto running in-process, then checks.
+
+moto runs as an HTTP server on 127.0.0.1 in this process, so every call goes through boto3's
+endpoint path exactly as against AWS (only --endpoint-url differs). The administration account
+is moto's default account; the environment's accounts are entered through STS AssumeRole, as
+on AWS. The only state written directly into moto is what must exist before a rollout and that
+no rollout creates: the role bootstrap assumes in each target account, and the existing,
+delegated hosted zone a custom domain names by id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import boto3
+
+from rollout import naming
+from rollout.aws import Access, CallLog, Clients
+from rollout.bootstrap import Bootstrapper
+from rollout.console import Console
+from rollout.deployer import Deployer
+from rollout.errors import InputError, RolloutFailed
+from rollout.inputs import TemplateSet
+from rollout.inspect import collect_outputs, print_outputs
+from rollout.publish import publish_templates, report_publication
+from templates.config import EDGE_REGION, EnvConfig
+
+# moto's default account: the credentials below belong to it.
+ADMIN_ACCOUNT = "123456789012"
+CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
+_NUMBERED_VERSION = re.compile(r"^arn:aws:lambda:us-east-1:\d{12}:function:[^:]+:\d+$")
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto as an HTTP server on a free port of 127.0.0.1, with the emulated models installed."""
+    from moto.server import ThreadedMotoServer
+
+    from rollout.moto_models import install
+
+    install()
+    # One line per request on stderr would bury the rehearsal's own output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def reset_moto(endpoint_url: str) -> None:
+    """Start from empty accounts (moto's state is per process, shared by every server in it)."""
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def rehearsal_session() -> boto3.Session:
+    """Credentials of moto's default account; nothing else in the chain is consulted."""
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                         region_name=EDGE_REGION)
+
+
+def seed_accounts(env: EnvConfig) -> list[str]:
+    """What the accounts hold before any rollout: the bootstrap role, the delegated zone."""
+    from moto.iam.models import iam_backends
+    from moto.route53.models import route53_backends
+
+    seeded = []
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ADMIN_ACCOUNT}:root"},
+        "Action": "sts:AssumeRole"}]})
+    for account in env.deploy.accounts:
+        if account == ADMIN_ACCOUNT:
+            continue
+        iam = iam_backends[account]["aws"]
+        try:
+            iam.get_role(naming.DEFAULT_BOOTSTRAP_ROLE_NAME)
+        except Exception:
+            iam.create_role(role_name=naming.DEFAULT_BOOTSTRAP_ROLE_NAME, assume_role_policy_document=trust,
+                            path="/", permissions_boundary=None, description="AWS Organizations access",
+                            tags=[], max_session_duration="3600", linked_service=None)
+            seeded.append(f"{account}: role {naming.DEFAULT_BOOTSTRAP_ROLE_NAME}")
+    if env.domain and env.domain.hosted_zone_id:
+        for account in env.deploy.accounts:
+            route53 = route53_backends[account]["aws"]
+            if env.domain.hosted_zone_id in route53.zones:
+                continue
+            zone = route53.create_hosted_zone(env.domain.zone_name, private_zone=False,
+                                              comment="delegated zone (rehearsal)")
+            # The config names an existing zone by id: give moto's new zone that id.
+            route53.zones.pop(zone.resource_id)
+            zone.resource_id = env.domain.hosted_zone_id
+            route53.zones[zone.resource_id] = zone
+            seeded.append(f"{account}: hosted zone {env.domain.zone_name} ({zone.resource_id})")
+    return seeded
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float
+    calls: CallLog
+    operations: int = 0
+
+    @property
+    def mutating(self) -> int:
+        return len(self.calls.mutating)
+
+    @property
+    def reads(self) -> int:
+        return len(self.calls.reads)
+
+
+@dataclass
+class Check:
+    ok: bool
+    text: str
+
+
+@dataclass
+class RehearsalReport:
+    env: EnvConfig
+    endpoint_url: str
+    phases: list[Phase] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    outputs: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def phase(self, name: str) -> Phase:
+        return next(p for p in self.phases if p.name == name)
+
+
+class Rehearsal:
+    """bootstrap, publish, deploy, outputs, a second deploy, then the cross-region checks."""
+
+    def __init__(self, templates: TemplateSet, console: Console, endpoint_url: str,
+                 clock: Callable[[], float] = time.time):
+        self.templates = templates
+        self.env = templates.env
+        self.console = console
+        self.endpoint_url = endpoint_url
+        self.clock = clock
+        self.clients = Clients(rehearsal_session(), endpoint_url=endpoint_url, notify=console.line)
+        self.report = RehearsalReport(self.env, endpoint_url)
+
+    def _phase(self, name: str, action: Callable[[], Any], operations: Callable[[], int] = lambda: 0) -> Any:
+        self.console.line(f"== {name}")
+        mark = self.clients.log.mark()
+        began = self.clock()
+        result = action()
+        self.report.phases.append(Phase(name, self.clock() - began, self.clients.log.since(mark), operations()))
+        return result
+
+    def run(self) -> RehearsalReport:
+        env = self.env
+        accounts = ", ".join(env.deploy.accounts)
+        self.console.line(f"Rehearsing the rollout of {naming.stack_set_name(env)} against moto at "
+                          f"{self.endpoint_url}: administration account {ADMIN_ACCOUNT}, target "
+                          f"account(s) {accounts}, region(s) {', '.join(naming.regions(env))}.")
+        for line in seed_accounts(env):
+            self.console.line(f"  existing before the rollout: {line}")
+        self._phase("bootstrap", lambda: Bootstrapper(env, self.clients, self.console).run())
+        self._phase("publish", lambda: report_publication(
+            self.templates, publish_templates(self.templates, self.clients), self.console))
+        first = Deployer(self.templates, self.clients, self.console, clock=self.clock)
+        self._phase("deploy", first.run, lambda: len(first.ops.started))
+        self.report.outputs = self._phase("outputs", self._outputs)
+        second = Deployer(self.templates, self.clients, self.console, clock=self.clock)
+        self._phase("deploy again (no-op)", second.run, lambda: len(second.ops.started))
+        self.console.line("== checks through the service APIs")
+        self._verify()
+        for check in self.report.checks:
+            self.console.line(f"  {'ok  ' if check.ok else 'FAIL'} {check.text}")
+        return self.report
+
+    def _outputs(self) -> dict[str, dict[str, dict[str, str]]]:
+        outputs = collect_outputs(self.env, self.clients)
+        print_outputs(outputs, self.console)
+        return outputs
+
+    # --- checks -------------------------------------------------------------------------------
+
+    def _check(self, ok: bool, text: str) -> bool:
+        self.report.checks.append(Check(bool(ok), text))
+        return bool(ok)
+
+    def _client(self, account: str, service: str, region: str) -> Any:
+        # Checks read resources, not only stacks: enter the account with the bootstrap role.
+        return self.clients.target(account, service, region, Access.BOOTSTRAP)
+
+    def _verify(self) -> None:
+        env = self.env
+        noop = self.report.phase("deploy again (no-op)")
+        self._check(noop.mutating == 0, f"the second deploy made no mutating call "
+                                        f"({noop.mutating} mutating, {noop.reads} reads)")
+        cfn = self.clients.admin("cloudformation", naming.STACK_SET_REGION)
+        summaries = cfn.list_stack_instances(StackSetName=naming.stack_set_name(env))["Summaries"]
+        found = {(s["Account"], s["Region"]): s.get("Status") for s in summaries}
+        wanted = {(a, r) for a in env.deploy.accounts for r in naming.regions(env)}
+        self._check(set(found) == wanted and all(found[k] == "CURRENT" for k in wanted),
+                    f"{len(wanted)} stack instances CURRENT ({len(env.deploy.accounts)} account(s) x "
+                    f"{', '.join(naming.regions(env))}); found {sorted(found.items())}")
+        for account in env.deploy.accounts:
+            try:
+                self._verify_account(account)
+            except Exception as exc:  # a missing resource is a failed check, not a crash
+                self._check(False, f"{account}: {type(exc).__name__}: {exc}")
+
+    def _verify_account(self, account: str) -> None:
+        env = self.env
+        edge = self.report.outputs.get(account, {}).get(EDGE_REGION, {})
+        primary = self.report.outputs.get(account, {}).get(env.primary_region, {})
+        distribution_arn = edge.get("DistributionArn", "")
+        distribution_id = edge.get("DistributionId", "")
+        origin_bucket = primary.get("OriginBucketName", "")
+        if not self._check(bool(distribution_arn and distribution_id and origin_bucket),
+                           f"{account}: outputs DistributionArn/DistributionId ({EDGE_REGION}) and "
+                           f"OriginBucketName ({env.primary_region}) are set"):
+            return
+        cloudfront = self._client(account, "cloudfront", EDGE_REGION)
+        distribution = cloudfront.get_distribution(Id=distribution_id)["Distribution"]
+        config = distribution["DistributionConfig"]
+        self._check(distribution["ARN"] == distribution_arn,
+                    f"{account}: distribution {distribution_id} exists in CloudFront with ARN {distribution_arn}")
+
+        policy = json.loads(self._client(account, "s3", env.primary_region)
+                            .get_bucket_policy(Bucket=origin_bucket)["Policy"])
+        source_arns = [s.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
+                       for s in policy.get("Statement", [])
+                       if s.get("Effect") == "Allow" and "cloudfront.amazonaws.com" in json.dumps(s.get("Principal"))]
+        self._check(source_arns == [distribution_arn],
+                    f"{account}: origin bucket {origin_bucket} ({env.primary_region}) lets CloudFront read "
+                    f"only for the {EDGE_REGION} distribution (AWS:SourceArn {source_arns})")
+        origins = [o["DomainName"] for o in config["Origins"].get("Items", [])]
+        regional = f"{origin_bucket}.s3.{env.primary_region}.amazonaws.com"
+        self._check(regional in origins, f"{account}: the distribution's origin is {regional} (origins {origins})")
+
+        web_acl = config.get("WebACLId", "")
+        wafv2 = self._client(account, "wafv2", EDGE_REGION)
+        acls = {a["ARN"] for a in wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]}
+        self._check(bool(web_acl) and web_acl in acls and web_acl == edge.get("WebAclArn", web_acl),
+                    f"{account}: the distribution carries the CLOUDFRONT web ACL {web_acl or '(none)'}")
+
+        certificate = config.get("ViewerCertificate", {})
+        if env.custom_domain:
+            arn = certificate.get("ACMCertificateArn", "")
+            described = self._client(account, "acm", EDGE_REGION).describe_certificate(CertificateArn=arn)["Certificate"] \
+                if arn.startswith(f"arn:aws:acm:{EDGE_REGION}:") else {}
+            names = set([described.get("DomainName", "")] + described.get("SubjectAlternativeNames", []))
+            aliases = set(config.get("Aliases", {}).get("Items", []))
+            self._check(described.get("Status") == "ISSUED" and aliases <= names and aliases == set(env.domain.aliases),
+                        f"{account}: the distribution uses ISSUED us-east-1 certificate {arn or '(none)'} "
+                        f"covering {sorted(aliases)}")
+        else:
+            self._check(certificate.get("CloudFrontDefaultCertificate") is True,
+                        f"{account}: no custom domain: the distribution uses CloudFront's default certificate")
+
+        lambda_client = self._client(account, "lambda", EDGE_REGION)
+        associations = config["DefaultCacheBehavior"].get("LambdaFunctionAssociations", {}).get("Items", [])
+        arns = [a["LambdaFunctionARN"] for a in associations]
+        numbered = [a for a in arns if _NUMBERED_VERSION.match(a)]
+        existing = []
+        for arn in numbered:
+            name, version = arn.split(":")[6], arn.split(":")[7]
+            found = lambda_client.get_function(FunctionName=name, Qualifier=version)["Configuration"]
+            if found.get("Version") == version:
+                existing.append(arn)
+        short = ", ".join(":".join(a.split(":")[6:8]) for a in arns) or "(none)"
+        self._check(bool(arns) and existing == arns,
+                    f"{account}: the distribution's edge functions are numbered versions in us-east-1: {short}")
+
+        if env.custom_domain:
+            zone_id = env.domain.hosted_zone_id
+            records = self._client(account, "route53", EDGE_REGION).list_resource_record_sets(
+                HostedZoneId=zone_id)["ResourceRecordSets"]
+            domain = distribution["DomainName"].rstrip(".")
+            missing = []
+            for alias in env.domain.aliases:
+                for record_type in ("A", "AAAA"):
+                    match = [r for r in records if r["Name"].rstrip(".") == alias and r["Type"] == record_type
+                             and r.get("AliasTarget", {}).get("DNSName", "").rstrip(".") == domain
+                             and r.get("AliasTarget", {}).get("HostedZoneId") == CLOUDFRONT_HOSTED_ZONE_ID]
+                    if not match:
+                        missing.append(f"{record_type} {alias}")
+            self._check(not missing, f"{account}: Route53 zone {zone_id} aliases "
+                                     f"{', '.join(env.domain.aliases)} (A and AAAA) to {domain}"
+                                     + (f"; missing {', '.join(missing)}" if missing else ""))
+
+
+def rehearse(templates: TemplateSet, console: Console, endpoint_url: str | None = None) -> RehearsalReport:
+    """Run the rehearsal against `endpoint_url`, or against a moto server started for it."""
+    if endpoint_url is not None:
+        reset_moto(endpoint_url)
+        return Rehearsal(templates, console, endpoint_url).run()
+    with moto_server() as url:
+        return Rehearsal(templates, console, url).run()
+
+
+def run_rehearsal(templates: TemplateSet, console: Console, endpoint_url: str | None = None) -> int:
+    """The `rehearse` command: exit 0 only when the rollout and every check succeeded."""
+    try:
+        report = rehearse(templates, console, endpoint_url)
+    except (RolloutFailed, InputError) as exc:
+        console.line(f"Rehearsal failed: {exc}")
+        return 1
+    for phase in report.phases:
+        console.line(f"  {phase.name:<22} {phase.seconds:6.2f}s  {phase.mutating:4d} mutating, "
+                     f"{phase.reads:4d} read calls" + (f", {phase.operations} stack-set operation(s)"
+                                                       if phase.name.startswith("deploy") else ""))
+    failed = [c for c in report.checks if not c.ok]
+    if failed:
+        console.line(f"Rehearsal FAILED: {len(failed)} of {len(report.checks)} checks failed.")
+        return 1
+    console.line(f"Rehearsal passed: {len(report.checks)} checks.")
+    return 0
