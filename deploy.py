@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from edgeconfig import cli as edge_config_cli
+from rollout import cli as rollout_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     edge_config_cli.register(commands)
+    rollout_cli.register(commands)
     return parser
 
 
