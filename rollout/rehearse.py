@@ -170,6 +170,13 @@ class Rehearsal:
         self.console.line(f"Rehearsing the rollout of {naming.stack_set_name(env)} against moto at "
                           f"{self.endpoint_url}: administration account {ADMIN_ACCOUNT}, target "
                           f"account(s) {accounts}, region(s) {', '.join(naming.regions(env))}.")
+        from rollout.moto_models import unsupported_types
+
+        missing = unsupported_types({name: self.templates.template(name) for name in self.templates.files})
+        if missing:
+            raise RolloutFailed("the rehearsal cannot emulate these resource types (moto would skip "
+                                "them silently): " + "; ".join(f"{kind} ({', '.join(where)})"
+                                                               for kind, where in missing.items()))
         for line in seed_accounts(env):
             self.console.line(f"  existing before the rollout: {line}")
         self._phase("bootstrap", lambda: Bootstrapper(env, self.clients, self.console).run())

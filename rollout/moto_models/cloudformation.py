@@ -6,6 +6,8 @@ Each fix makes moto do what CloudFormation documents; none changes what a templa
 - A nested stack whose TemplateURL or parameters change is updated in place (moto deleted and
   re-created it, losing every resource in it), and `${Param}` inside Fn::Sub counts as a use
   of that parameter when moto decides which resources a parameter change touches.
+- A resource that fails while a sibling reads it (Fn::GetAtt) reports its own error: moto's
+  lookup turned any KeyError raised inside the creation into "references undefined resource".
 - Stack sets: instance parameter overrides are merged over the stack set's parameters (moto
   replaced them); UpdateStackSet and UpdateStackInstances update the instances' stacks (moto
   only recorded the new values); instances created after an update get the current template; a
@@ -75,6 +77,12 @@ def _references_with_sub(template: Any) -> list[str]:
 
     walk(template)
     return references
+
+
+def _resource_map_get(self: parsing.ResourceMap, key: str, default: Any = None) -> Any:
+    if key not in self._parsed_resources and key not in self._resource_json_map:
+        return default
+    return self[key]
 
 
 # --- stack sets ------------------------------------------------------------------------------
@@ -208,6 +216,7 @@ def install() -> None:
     cfn_models.Stack.get_cfn_attribute = _stack_get_cfn_attribute
     cfn_models.Stack.update_from_cloudformation_json = classmethod(_stack_update_in_place)
     parsing.get_references_from_template = _references_with_sub
+    parsing.ResourceMap.get = _resource_map_get
     cfn_models.StackSet.create_stack_instances = _create_stack_instances
     cfn_models.StackSet.update_instances = _update_instances
     cfn_models.StackSet.update = _update_stack_set

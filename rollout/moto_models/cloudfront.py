@@ -513,3 +513,56 @@ def cache_policy_config(account_id: str, policy_id: str) -> dict[str, Any] | Non
     """The stored configuration of an emulated (customer) cache policy, for checks and tests."""
     entry = _policy_store(_backend(account_id), "cache").get(policy_id)
     return entry["Config"] if entry else None
+
+
+class EmulatedMonitoringSubscription(EmulatedResource, CloudFormationModel):
+    """AWS::CloudFront::MonitoringSubscription (additional metrics), kept in the CloudFront backend.
+
+    moto has no monitoring-subscription API; the distribution must exist, as on AWS.
+    """
+
+    def __init__(self, account_id: str, distribution_id: str):
+        self.account_id = account_id
+        self.distribution_id = distribution_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudFront::MonitoringSubscription"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.distribution_id
+
+    @classmethod
+    def _put(cls, properties: dict[str, Any], account_id: str) -> "EmulatedMonitoringSubscription":
+        distribution_id = properties["DistributionId"]
+        backend = _backend(account_id)
+        if distribution_id not in backend.distributions:
+            raise ResourceFailed(cls.cloudformation_type(),
+                                 f"NoSuchDistribution: The specified distribution does not exist: {distribution_id}")
+        _policy_store(backend, "monitoring-subscription")[distribution_id] = {
+            "Config": properties["MonitoringSubscription"],
+            "LastModifiedTime": datetime.now(timezone.utc).isoformat()}
+        return cls(account_id, distribution_id)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> "EmulatedMonitoringSubscription":
+        return cls._put(cloudformation_json["Properties"], account_id)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+        account_id: str, region_name: str,
+    ) -> "EmulatedMonitoringSubscription":
+        return cls._put(cloudformation_json["Properties"], account_id)
+
+    def remove(self) -> None:
+        _policy_store(_backend(self.account_id), "monitoring-subscription").pop(self.distribution_id, None)
+
+
+def monitoring_subscription(account_id: str, distribution_id: str) -> dict[str, Any] | None:
+    """The stored monitoring subscription of a distribution, for checks and tests."""
+    entry = _policy_store(_backend(account_id), "monitoring-subscription").get(distribution_id)
+    return entry["Config"] if entry else None
