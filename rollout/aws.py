@@ -231,7 +231,8 @@ class Clients:
         return Config(**options)
 
     def _wrap(self, client: Any) -> RetryingClient:
-        return RetryingClient(client, self.log, sleep=self.sleep, notify=self.notify)
+        return RetryingClient(client, self.log, sleep=lambda seconds: self.sleep(seconds),
+                              notify=lambda message: self.notify(message) if self.notify else None)
 
     def admin(self, service: str, region: str) -> RetryingClient:
         """A client of the deploying account."""

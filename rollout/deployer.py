@@ -45,7 +45,8 @@ def _parameter_list(values: dict[str, str]) -> list[dict[str, str]]:
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
 
 
-def _tags(templates: TemplateSet) -> list[dict[str, str]]:
+def stack_set_tags(templates: TemplateSet) -> list[dict[str, str]]:
+    """Tags of the stack set, which StackSets propagates to every stack and resource it creates."""
     env = templates.env
     values = {"Project": env.project, "Environment": env.environment, "ManagedBy": naming.MANAGED_BY}
     values.update(dict(env.tags))
@@ -123,7 +124,7 @@ class Deployer:
             "Capabilities": self.templates.capabilities,
             "AdministrationRoleARN": naming.administration_role_arn(self.clients.account),
             "ExecutionRoleName": naming.EXECUTION_ROLE_NAME,
-            "Tags": _tags(self.templates),
+            "Tags": stack_set_tags(self.templates),
         }
         if current is None:
             # Nested stacks need SELF_MANAGED: SERVICE_MANAGED stack sets reject them.
@@ -156,7 +157,7 @@ class Deployer:
                 changes.append(f"{key} {params.get(key, '(unset)')!r} -> {value!r}")
         # Capabilities are not compared: they follow from the template, compared above.
         current_tags = {t["Key"]: t["Value"] for t in current.get("Tags") or []}
-        if current_tags != {t["Key"]: t["Value"] for t in _tags(self.templates)}:
+        if current_tags != {t["Key"]: t["Value"] for t in stack_set_tags(self.templates)}:
             changes.append("tags differ")
         return changes
 

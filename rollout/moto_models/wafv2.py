@@ -1,7 +1,8 @@
 """WAFv2 web ACL and logging configuration for moto's CloudFormation, backed by moto's WAFv2 backend.
 
 CLOUDFRONT-scope web ACLs live in moto's "global" WAFv2 backend (where its WAFv2 API looks for
-them), and, as on AWS, can only be created from us-east-1.
+them), and, as on AWS, can only be created from us-east-1. Logging configurations live in the
+backend of the region the stack runs in, where moto's GetLoggingConfiguration looks.
 """
 
 from __future__ import annotations
@@ -129,8 +130,7 @@ class EmulatedLoggingConfiguration(EmulatedResource, CloudFormationModel):
     def _put(cls, properties: dict[str, Any], account_id: str, region_name: str) -> "EmulatedLoggingConfiguration":
         resource_arn = properties["ResourceArn"]
         scope = "CLOUDFRONT" if ":global/" in resource_arn else "REGIONAL"
-        backend = _backend(account_id, region_name, scope)
-        if resource_arn not in backend.wacls:
+        if resource_arn not in _backend(account_id, region_name, scope).wacls:
             raise ResourceFailed(cls.cloudformation_type(),
                                  f"WAFNonexistentItemException: no web ACL {resource_arn}")
         destinations = list(properties["LogDestinationConfigs"])
@@ -140,6 +140,9 @@ class EmulatedLoggingConfiguration(EmulatedResource, CloudFormationModel):
             if not name.startswith("aws-waf-logs-"):
                 raise ResourceFailed(cls.cloudformation_type(), "WAFInvalidParameterException: the log "
                                      f"destination name must start with aws-waf-logs-: {destination}")
+        # moto's Get/PutLoggingConfiguration API keeps configurations in the backend of the
+        # region called (us-east-1 for a CLOUDFRONT web ACL), not in the global one.
+        backend = wafv2_backends[account_id][region_name]
         backend.put_logging_configuration(resource_arn, destinations, properties.get("RedactedFields"),
                                           False, properties.get("LoggingFilter"))
         return cls(account_id, backend, resource_arn)

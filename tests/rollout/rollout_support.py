@@ -1,0 +1,100 @@
+"""Helpers of the rollout tests: sample template sets, moto clients, stubbed clients."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+from botocore.stub import Stubber
+
+import rollout_samples
+from rollout import naming
+from rollout.aws import Access, Clients
+from rollout.console import Console
+from rollout.inputs import TemplateSet, load_templates
+from rollout.rehearse import rehearsal_session
+from templates.config import EnvConfig, load_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def console_and_buffer(tty: bool = False) -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(buffer, tty=tty), buffer
+
+
+def sample_set(env: EnvConfig, root: Path, mutate: Callable[[dict[str, bytes]], None] | None = None) -> TemplateSet:
+    """The sample template set of `env` written under root/<env>/, loaded as the CLI would."""
+    files = rollout_samples.write(env, root / env.environment)
+    if mutate:
+        mutate(files)
+        for name, body in files.items():
+            (root / env.environment / name).write_bytes(body)
+
+    def renderer(e: EnvConfig) -> dict[str, bytes]:
+        return files
+
+    return load_templates(env, output_root=root, renderer=renderer)
+
+
+def real_set(name: str) -> TemplateSet:
+    """The committed output/<name>/, checked against the generator like the CLI does."""
+    return load_templates(load_environment(name))
+
+
+def moto_clients(endpoint: str, console: Console | None = None) -> Clients:
+    return Clients(rehearsal_session(), endpoint_url=endpoint, notify=(console.line if console else None))
+
+
+class StubbedClients(Clients):
+    """Clients whose every call is answered by a botocore Stubber: nothing leaves the process."""
+
+    def __init__(self, account: str = "999999999999") -> None:
+        self.sleeps: list[float] = []
+        session = boto3.Session(aws_access_key_id="stub", aws_secret_access_key="stub", region_name="us-east-1")
+        super().__init__(session, sleep=self.sleeps.append)
+        self._account = account
+        self._arn = f"arn:aws:iam::{account}:user/ci"
+        self.stubbers: dict[tuple, Stubber] = {}
+
+    def _stubbed(self, key: tuple, service: str, region: str) -> Any:
+        if key not in self._clients:
+            client = self.session.client(service, region_name=region)
+            stubber = Stubber(client)
+            stubber.activate()
+            self.stubbers[key] = stubber
+            self._clients[key] = self._wrap(client)
+        return self._clients[key]
+
+    def admin(self, service: str, region: str) -> Any:
+        return self._stubbed(("admin", service, region), service, region)
+
+    def target(self, account: str, service: str, region: str, access: str = Access.READ) -> Any:
+        if account == self.account:
+            return self.admin(service, region)
+        return self._stubbed(("target", account, service, region), service, region)
+
+    def stub(self, service: str, region: str, account: str | None = None) -> Stubber:
+        if account is None or account == self.account:
+            self.admin(service, region)
+            return self.stubbers[("admin", service, region)]
+        self.target(account, service, region)
+        return self.stubbers[("target", account, service, region)]
+
+    def assert_done(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+def stub_published(clients: StubbedClients, templates: TemplateSet) -> None:
+    """Every file of the set is already in each region's template bucket (HeadObject answers)."""
+    env = templates.env
+    for region in naming.regions(env):
+        bucket = naming.template_bucket_name(env.project, clients.account, region)
+        s3 = clients.stub("s3", region)
+        s3.add_response("head_bucket", {}, {"Bucket": bucket})
+        for name in sorted(templates.files):
+            s3.add_response("head_object", {"Metadata": {"sha256": templates.digests[name]}},
+                            {"Bucket": bucket, "Key": templates.prefix + name})

@@ -1,0 +1,291 @@
+"""The emulated CloudFormation models: resources land in moto's service APIs, bad ones fail like AWS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from rollout.rehearse import rehearsal_session
+
+EDGE_FUNCTION_ROLE = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {"RoleName": "edge-role", "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]}}]}},
+}
+
+
+def _client(moto: str, service: str, region: str = "us-east-1") -> Any:
+    return rehearsal_session().client(service, region_name=region, endpoint_url=moto)
+
+
+def _create(moto: str, resources: dict[str, Any], region: str = "us-east-1", outputs: dict[str, Any] | None = None,
+            name: str = "models") -> dict[str, str]:
+    """Create a stack (synchronous in moto) and return its outputs; errors raise ClientError."""
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources, "Outputs": outputs or {}}
+    cfn = _client(moto, "cloudformation", region)
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"])
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _edge_function(name: str, memory: int = 128, timeout: int = 5, environment: dict | None = None) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "FunctionName": name, "Runtime": "python3.12", "Handler": "index.handler", "MemorySize": memory,
+        "Timeout": timeout, "Role": {"Fn::GetAtt": ["EdgeRole", "Arn"]},
+        "Code": {"ZipFile": "def handler(event, context):\n    return event\n"}}
+    if environment:
+        properties["Environment"] = {"Variables": environment}
+    return {"Type": "AWS::Lambda::Function", "Properties": properties}
+
+
+def _distribution(association_arn: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    config = {
+        "Enabled": True,
+        "Origins": [{"Id": "origin", "DomainName": "site-origin.s3.us-west-2.amazonaws.com",
+                     "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "origin", "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            "LambdaFunctionAssociations": [{"EventType": "viewer-request", "LambdaFunctionARN": association_arn}]},
+    }
+    config.update(extra or {})
+    return {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": config}}
+
+
+def _stack_error(excinfo: pytest.ExceptionInfo) -> str:
+    return excinfo.value.response["Error"]["Message"]
+
+
+def test_lambda_version_ref_is_the_numbered_arn_and_the_distribution_keeps_it(moto: str) -> None:
+    outputs = _create(moto, {
+        "EdgeRole": EDGE_FUNCTION_ROLE,
+        "Viewer": _edge_function("viewer"),
+        "ViewerVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Viewer"}}},
+        "Distribution": _distribution({"Ref": "ViewerVersion"}),
+    }, outputs={"Version": {"Value": {"Fn::GetAtt": ["ViewerVersion", "Version"]}},
+                "VersionArn": {"Value": {"Ref": "ViewerVersion"}},
+                "DistributionId": {"Value": {"Ref": "Distribution"}}})
+    assert outputs["VersionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:viewer:1"
+    assert outputs["Version"] == "1"
+    config = _client(moto, "cloudfront").get_distribution(Id=outputs["DistributionId"])["Distribution"]["DistributionConfig"]
+    assert config["DefaultCacheBehavior"]["LambdaFunctionAssociations"]["Items"] == [
+        {"LambdaFunctionARN": outputs["VersionArn"], "EventType": "viewer-request", "IncludeBody": False}]
+    _client(moto, "lambda").get_function(FunctionName="viewer", Qualifier="1")
+
+
+@pytest.mark.parametrize("case, function, association, message", [
+    ("unqualified", _edge_function("viewer"), {"Fn::GetAtt": ["Viewer", "Arn"]},
+     "The function ARN must reference a specific function version"),
+    ("environment", _edge_function("viewer", environment={"A": "1"}), {"Ref": "ViewerVersion"},
+     "The function cannot have environment variables"),
+    ("viewer memory", _edge_function("viewer", memory=256), {"Ref": "ViewerVersion"},
+     "The function memory for a viewer event is limited to 128 MB"),
+    ("viewer timeout", _edge_function("viewer", timeout=10), {"Ref": "ViewerVersion"},
+     "The function execution time for viewer-request is limited to 5 seconds"),
+])
+def test_distribution_rejects_what_lambda_at_edge_rejects(moto: str, case: str, function: dict,
+                                                          association: Any, message: str) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {
+            "EdgeRole": EDGE_FUNCTION_ROLE, "Viewer": function,
+            "ViewerVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Viewer"}}},
+            "Distribution": _distribution(association),
+        })
+    assert "InvalidLambdaFunctionAssociation" in _stack_error(excinfo)
+    assert message in _stack_error(excinfo)
+    assert _client(moto, "cloudfront").list_distributions()["DistributionList"].get("Items") is None
+
+
+def test_edge_function_role_must_trust_edgelambda(moto: str) -> None:
+    role = json.loads(json.dumps(EDGE_FUNCTION_ROLE))
+    role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] = ["lambda.amazonaws.com"]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"EdgeRole": role, "Viewer": _edge_function("viewer"),
+                       "ViewerVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Viewer"}}},
+                       "Distribution": _distribution({"Ref": "ViewerVersion"})})
+    assert "edgelambda.amazonaws.com" in _stack_error(excinfo)
+
+
+def test_web_acl_scope_cloudfront_lives_in_the_global_backend_and_only_from_us_east_1(moto: str) -> None:
+    web_acl = {"Type": "AWS::WAFv2::WebACL", "Properties": {
+        "Name": "edge-acl", "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
+        "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "acl"},
+        "Rules": [{"Name": "Rate", "Priority": 0, "Action": {"Block": {}},
+                   "Statement": {"RateBasedStatement": {"Limit": 100, "AggregateKeyType": "IP"}},
+                   "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                                        "MetricName": "rate"}}]}}
+    outputs = _create(moto, {"Acl": web_acl, "AclLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {
+        "LogGroupName": "aws-waf-logs-edge"}}, "Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
+            "ResourceArn": {"Fn::GetAtt": ["Acl", "Arn"]},
+            "LogDestinationConfigs": [{"Fn::GetAtt": ["AclLogs", "Arn"]}]}}},
+        outputs={"Arn": {"Value": {"Fn::GetAtt": ["Acl", "Arn"]}}, "Ref": {"Value": {"Ref": "Acl"}}})
+    wafv2 = _client(moto, "wafv2")
+    listed = wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+    assert [a["ARN"] for a in listed] == [outputs["Arn"]]
+    assert ":global/webacl/edge-acl/" in outputs["Arn"]
+    assert outputs["Ref"].startswith("edge-acl|") and outputs["Ref"].endswith("|CLOUDFRONT")
+    assert wafv2.get_logging_configuration(ResourceArn=outputs["Arn"])["LoggingConfiguration"]["LogDestinationConfigs"]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Acl": web_acl}, region="us-west-2", name="west")
+    assert "must be created in us-east-1" in _stack_error(excinfo)
+
+
+def test_waf_logging_destination_name_must_start_with_aws_waf_logs(moto: str) -> None:
+    web_acl = {"Type": "AWS::WAFv2::WebACL", "Properties": {
+        "Name": "acl2", "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
+        "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "a"}}}
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Acl": web_acl, "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "waf"}},
+                       "Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
+                           "ResourceArn": {"Fn::GetAtt": ["Acl", "Arn"]},
+                           "LogDestinationConfigs": [{"Fn::GetAtt": ["Logs", "Arn"]}]}}})
+    assert "must start with aws-waf-logs-" in _stack_error(excinfo)
+
+
+def test_certificate_validates_through_the_zone_and_covers_the_aliases(moto: str) -> None:
+    route53 = _client(moto, "route53")
+    zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="z")["HostedZone"]["Id"].split("/")[-1]
+    outputs = _create(moto, {"Certificate": {"Type": "AWS::CertificateManager::Certificate", "Properties": {
+        "DomainName": "example.com", "SubjectAlternativeNames": ["www.example.com"], "ValidationMethod": "DNS",
+        "DomainValidationOptions": [{"DomainName": "example.com", "HostedZoneId": zone_id},
+                                    {"DomainName": "www.example.com", "HostedZoneId": zone_id}]}}},
+        outputs={"Arn": {"Value": {"Ref": "Certificate"}}})
+    certificate = _client(moto, "acm").describe_certificate(CertificateArn=outputs["Arn"])["Certificate"]
+    assert certificate["Status"] == "ISSUED"
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    validation = {r["Name"] for r in records if r["Type"] == "CNAME"}
+    expected = {o["ResourceRecord"]["Name"] for o in certificate["DomainValidationOptions"]}
+    assert expected and expected <= validation
+
+
+def test_certificate_without_a_zone_fails_instead_of_waiting_forever(moto: str) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Certificate": {"Type": "AWS::CertificateManager::Certificate", "Properties": {
+            "DomainName": "example.com", "ValidationMethod": "DNS",
+            "DomainValidationOptions": [{"DomainName": "example.com", "HostedZoneId": "Z0000000000NOSUCHZONE"}]}}})
+    assert "No hosted zone found with ID: Z0000000000NOSUCHZONE" in _stack_error(excinfo)
+
+
+def test_distribution_aliases_need_a_certificate_in_us_east_1_that_covers_them(moto: str) -> None:
+    acm_west = _client(moto, "acm", "us-west-2")
+    west_arn = acm_west.request_certificate(DomainName="example.com", ValidationMethod="DNS")["CertificateArn"]
+    distribution = _distribution("unused", {"Aliases": ["example.com"], "ViewerCertificate": {
+        "AcmCertificateArn": west_arn, "SslSupportMethod": "sni-only"}})
+    distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"].pop("LambdaFunctionAssociations")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Distribution": distribution})
+    assert "isn't in us-east-1 region" in _stack_error(excinfo)
+
+
+def test_distribution_logging_bucket_must_exist(moto: str) -> None:
+    distribution = _distribution("unused", {"Logging": {"Bucket": "no-such-logs.s3.amazonaws.com", "Prefix": "cf/"}})
+    distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"].pop("LambdaFunctionAssociations")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Distribution": distribution})
+    assert "The S3 bucket that you specified for CloudFront logs does not exist: no-such-logs.s3.amazonaws.com" \
+        in _stack_error(excinfo)
+
+
+def test_distribution_policies_and_origin_access_control_must_exist(moto: str) -> None:
+    distribution = _distribution("unused")
+    behavior = distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    behavior.pop("LambdaFunctionAssociations")
+    behavior["CachePolicyId"] = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Distribution": distribution})
+    assert "The cache policy does not exist: 00000000-0000-0000-0000-000000000000" in _stack_error(excinfo)
+
+
+def test_global_table_has_a_replica_table_in_each_region(moto: str) -> None:
+    table = {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {
+        "TableName": "edge-config", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "v", "AttributeType": "N"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "v", "KeyType": "RANGE"}],
+        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "Replicas": [{"Region": "us-west-2", "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}},
+                     {"Region": "eu-west-1"}]}}
+    outputs = _create(moto, {"Table": table}, region="us-west-2",
+                      outputs={"Arn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}},
+                               "Stream": {"Value": {"Fn::GetAtt": ["Table", "StreamArn"]}}})
+    assert outputs["Arn"] == "arn:aws:dynamodb:us-west-2:123456789012:table/edge-config"
+    assert outputs["Stream"].startswith(outputs["Arn"] + "/stream/")
+    for region in ("us-west-2", "eu-west-1"):
+        described = _client(moto, "dynamodb", region).describe_table(TableName="edge-config")["Table"]
+        assert [k["AttributeName"] for k in described["KeySchema"]] == ["pk", "v"]
+    backups = _client(moto, "dynamodb", "us-west-2").describe_continuous_backups(TableName="edge-config")
+    assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    table["Properties"]["Replicas"] = [{"Region": "eu-west-1"}]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Table": table}, region="us-west-2", name="other")
+    assert "Replicas must include the stack's region us-west-2" in _stack_error(excinfo)
+
+
+def test_alarm_topic_policy_and_subscription_reach_cloudwatch_and_sns(moto: str) -> None:
+    _create(moto, {
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alarms"}},
+        "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {"Topics": [{"Ref": "Topic"}], "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{"Sid": "CloudWatch", "Effect": "Allow",
+                                                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                                    "Action": "sns:Publish", "Resource": {"Ref": "Topic"}}]}}},
+        "Subscription": {"Type": "AWS::SNS::Subscription", "Properties": {
+            "TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "oncall@example.com"}},
+        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": "errors", "Namespace": "AWS/CloudFront", "MetricName": "5xxErrorRate",
+            "Dimensions": [{"Name": "DistributionId", "Value": "E123"}, {"Name": "Region", "Value": "Global"}],
+            "Statistic": "Average", "Period": 300, "EvaluationPeriods": 2, "Threshold": 1,
+            "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [{"Ref": "Topic"}]}},
+    })
+    topic_arn = "arn:aws:sns:us-east-1:123456789012:alarms"
+    sns = _client(moto, "sns")
+    policy = json.loads(sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]["Policy"])
+    assert policy["Statement"][0]["Sid"] == "CloudWatch"
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "oncall@example.com")]
+    alarm = _client(moto, "cloudwatch").describe_alarms(AlarmNames=["errors"])["MetricAlarms"][0]
+    assert alarm["AlarmActions"] == [topic_arn]
+    assert {"Name": "DistributionId", "Value": "E123"} in alarm["Dimensions"]
+
+
+def test_alarm_action_topic_must_be_in_the_alarm_region(moto: str) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": "x", "Namespace": "AWS/DynamoDB", "MetricName": "ThrottledRequests", "Statistic": "Sum",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold",
+            "AlarmActions": ["arn:aws:sns:us-east-1:123456789012:alarms"]}}}, region="us-west-2")
+    assert "Invalid region us-east-1 specified. Only us-west-2 is supported." in _stack_error(excinfo)
+
+
+def test_bucket_policy_is_on_the_bucket_and_its_tls_condition_does_not_deny_everything(moto: str) -> None:
+    _create(moto, {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "policy-bucket"}},
+        "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Bucket"}, "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::policy-bucket", "arn:aws:s3:::policy-bucket/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+    })
+    s3 = _client(moto, "s3")
+    assert json.loads(s3.get_bucket_policy(Bucket="policy-bucket")["Policy"])["Statement"][0]["Sid"] == "DenyInsecureTransport"
+    s3.put_object(Bucket="policy-bucket", Key="index.html", Body=b"hello")
+    assert s3.get_object(Bucket="policy-bucket", Key="index.html")["Body"].read() == b"hello"
+
+
+def test_nested_stack_outputs_and_missing_output_error(moto: str) -> None:
+    s3 = _client(moto, "s3")
+    s3.create_bucket(Bucket="nested-templates")
+    child = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "child-topic"}}},
+             "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}}}
+    s3.put_object(Bucket="nested-templates", Key="child.json", Body=json.dumps(child).encode())
+    url = "https://nested-templates.s3.us-east-1.amazonaws.com/child.json"
+    outputs = _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}},
+                      outputs={"FromChild": {"Value": {"Fn::GetAtt": ["Child", "Outputs.TopicArn"]}}})
+    assert outputs["FromChild"] == "arn:aws:sns:us-east-1:123456789012:child-topic"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}},
+                       "Reader": {"Type": "AWS::SNS::Topic", "Properties": {
+                           "TopicName": {"Fn::GetAtt": ["Child", "Outputs.NoSuchOutput"]}}}}, name="second")
+    assert "does not have an output named NoSuchOutput" in _stack_error(excinfo)
