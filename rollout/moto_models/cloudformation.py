@@ -6,12 +6,16 @@ Each fix makes moto do what CloudFormation documents; none changes what a templa
 - A nested stack whose TemplateURL or parameters change is updated in place (moto deleted and
   re-created it, losing every resource in it), and `${Param}` inside Fn::Sub counts as a use
   of that parameter when moto decides which resources a parameter change touches.
+- Updates respect Conditions: moto updated every changed resource of the template, including
+  the ones whose Condition is false in the stack's region (never created), and crashed.
 - A resource that fails while a sibling reads it (Fn::GetAtt) reports its own error: moto's
   lookup turned any KeyError raised inside the creation into "references undefined resource".
 - Stack sets: instance parameter overrides are merged over the stack set's parameters (moto
   replaced them); UpdateStackSet and UpdateStackInstances update the instances' stacks (moto
   only recorded the new values); instances created after an update get the current template; a
-  stack instance reports the id of its real stack.
+  stack instance reports the id of its real stack; a service error while an instance's stack
+  is created or updated is reported as the operation's error (moto returned another service's
+  error document, which boto3 could not parse).
 """
 
 from __future__ import annotations
@@ -79,6 +83,25 @@ def _references_with_sub(template: Any) -> list[str]:
     return references
 
 
+_original_update_resource = parsing.parse_and_update_resource
+
+
+def _update_resource(logical_id: str, resource_json: dict[str, Any], resources_map: parsing.ResourceMap,
+                     account_id: str, region_name: str) -> Any:
+    condition = resource_json.get("Condition")
+    existing = resources_map._parsed_resources.get(logical_id)
+    if condition and not resources_map.lazy_condition_map[condition]:
+        if existing is not None:
+            # The condition turned false: CloudFormation deletes the resource.
+            resources_map._delete_resource(existing, resource_json)
+            resources_map._parsed_resources.pop(logical_id, None)
+        return None
+    if existing is None:
+        # Not created before (its condition was false): CloudFormation creates it now.
+        return resources_map[logical_id]
+    return _original_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+
+
 def _resource_map_get(self: parsing.ResourceMap, key: str, default: Any = None) -> Any:
     if key not in self._parsed_resources and key not in self._resource_json_map:
         return default
@@ -100,9 +123,20 @@ def _effective_parameters(stack_set: cfn_models.StackSet, overrides: Any) -> dic
     return values
 
 
+def _stack_failure(exc: Exception) -> ValidationError:
+    if isinstance(exc, ValidationError):
+        return exc
+    code = str(getattr(exc, "error_type", None) or getattr(exc, "code", None) or type(exc).__name__)
+    message = getattr(exc, "message", None) or str(exc)
+    return ValidationError(message=f"{code.split('#')[-1]}: {message}")
+
+
 def _apply_to_instance(stack_set: cfn_models.StackSet, instance: cfn_models.StackInstance) -> None:
     instance.template = stack_set.template
-    instance.stack.update(stack_set.template, parameters=_effective_parameters(stack_set, instance.parameters))
+    try:
+        instance.stack.update(stack_set.template, parameters=_effective_parameters(stack_set, instance.parameters))
+    except Exception as exc:
+        raise _stack_failure(exc) from exc
 
 
 def _create_stack_instances(
@@ -118,12 +152,15 @@ def _create_stack_instances(
         for account in accounts:
             if self.instances.get_instance(account, region) is not None:
                 continue
-            instance = cfn_models.StackInstance(
-                account_id=account, region_name=region, stackset_id=self.id,
-                stack_name=self.instances.stack_name, name=self.name, template=self.template,
-                parameters=_effective_parameters(self, overrides),
-                permission_model=self.permission_model,
-            )
+            try:
+                instance = cfn_models.StackInstance(
+                    account_id=account, region_name=region, stackset_id=self.id,
+                    stack_name=self.instances.stack_name, name=self.name, template=self.template,
+                    parameters=_effective_parameters(self, overrides),
+                    permission_model=self.permission_model,
+                )
+            except Exception as exc:
+                raise _stack_failure(exc) from exc
             # What the instance reports is only its overrides, as on AWS.
             instance.parameters = overrides
             new_instances.append(instance)
@@ -217,6 +254,7 @@ def install() -> None:
     cfn_models.Stack.update_from_cloudformation_json = classmethod(_stack_update_in_place)
     parsing.get_references_from_template = _references_with_sub
     parsing.ResourceMap.get = _resource_map_get
+    parsing.parse_and_update_resource = _update_resource
     cfn_models.StackSet.create_stack_instances = _create_stack_instances
     cfn_models.StackSet.update_instances = _update_instances
     cfn_models.StackSet.update = _update_stack_set

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -186,7 +187,7 @@ def test_operation_in_progress_is_waited_for_and_the_call_retried(
                          "edgecdn-dev:1 is in progress")
     cfn.add_response("list_stack_set_operations", {"Summaries": [{
         "OperationId": "op-ci", "Action": "UPDATE", "Status": "RUNNING",
-        "CreationTimestamp": NOW - timedelta(minutes=2)}]}, None)
+        "CreationTimestamp": datetime.now(timezone.utc) - timedelta(minutes=2)}]}, None)
     cfn.add_response("describe_stack_set_operation", _operation("op-ci", "RUNNING", "UPDATE"), None)
     cfn.add_response("list_stack_set_operation_results", _results((account, EDGE, "RUNNING", "")), None)
     cfn.add_response("describe_stack_set_operation", _operation("op-ci", "SUCCEEDED", "UPDATE"), None)
@@ -330,3 +331,58 @@ def test_progress_in_a_log_is_timestamped_and_only_on_change() -> None:
     assert len(lines) == 2
     assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ create instances \[", line) for line in lines)
     assert "RUNNING" in lines[0] and "SUCCEEDED" in lines[1]
+
+
+def test_destroy_explains_edge_function_replicas_that_cannot_be_deleted_yet(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    templates = real_set("dev")
+    account = templates.env.deploy.accounts[0]
+    clients = StubbedClients()
+    cfn = clients.stub("cloudformation", EDGE)
+    target = clients.stub("cloudformation", EDGE, account)
+    root = f"arn:aws:cloudformation:{EDGE}:{account}:stack/StackSet-edgecdn-dev/root"
+    nested = f"arn:aws:cloudformation:{EDGE}:{account}:stack/StackSet-edgecdn-dev-LambdaEdgeStack/nested"
+    cfn.add_response("describe_stack_set", _current_stack_set(templates, clients), None)
+    cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
+    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, EDGE)]}, None)
+    target.add_response("get_template", {"TemplateBody": json.dumps({"Resources": {
+        "LambdaEdgeStack": {"Type": "AWS::CloudFormation::Stack"}}})}, None)
+    target.add_response("list_stack_resources", {"StackResourceSummaries": [{
+        "LogicalResourceId": "LambdaEdgeStack", "PhysicalResourceId": nested, "ResourceType": "AWS::CloudFormation::Stack",
+        "LastUpdatedTimestamp": NOW, "ResourceStatus": "CREATE_COMPLETE"}]}, None)
+    target.add_response("get_template", {"TemplateBody": json.dumps({"Resources": {
+        "ViewerRequestFunction": {"Type": "AWS::Lambda::Function"}}})}, None)
+    target.add_response("list_stack_resources", {"StackResourceSummaries": [{
+        "LogicalResourceId": "ViewerRequestFunction", "PhysicalResourceId": "edgecdn-dev-viewer-request",
+        "ResourceType": "AWS::Lambda::Function", "LastUpdatedTimestamp": NOW,
+        "ResourceStatus": "CREATE_COMPLETE"}]}, None)
+    cfn.add_response("delete_stack_instances", {"OperationId": "op-delete"}, {
+        "StackSetName": "edgecdn-dev", "Accounts": [account], "Regions": [EDGE], "RetainStacks": False,
+        "OperationPreferences": ANY, "OperationId": ANY})
+    cfn.add_response("describe_stack_set_operation", _operation("op-delete", "FAILED", "DELETE"), None)
+    cfn.add_response("list_stack_set_operation_results",
+                     _results((account, EDGE, "FAILED", "The stack failed to delete")), None)
+    cfn.add_response("describe_stack_instance", {"StackInstance": {"StackId": root}}, None)
+    replicated = (f"Lambda was unable to delete arn:aws:lambda:us-east-1:{account}:function:edgecdn-dev-viewer-request:1 "
+                  "because it is a replicated function. Please see our documentation for Deleting Lambda@Edge "
+                  "Functions and Replicas.")
+    target.add_response("describe_stack_events", {"StackEvents": [
+        _event(root, "LambdaEdgeStack", "AWS::CloudFormation::Stack", "DELETE_FAILED", "Embedded stack failed",
+               physical=nested),
+        _event(root, "StackSet-edgecdn-dev", "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS", "User Initiated"),
+    ]}, None)
+    target.add_response("describe_stack_events", {"StackEvents": [
+        _event(nested, "ViewerRequestFunction", "AWS::Lambda::Function", "DELETE_FAILED", replicated),
+        _event(nested, "StackSet-edgecdn-dev-LambdaEdgeStack", "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS"),
+    ]}, None)
+
+    status = _run_cli(monkeypatch, clients, ["destroy", "--env", "dev", "--yes"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert (f"account {account} region {EDGE}: LambdaEdgeStack/ViewerRequestFunction (AWS::Lambda::Function) "
+            "DELETE_FAILED: Lambda was unable to delete") in out
+    assert "The edge functions still have replicas: CloudFront removes them a few hours after the distribution " \
+           "is deleted" in out
+    assert "run `python deploy.py destroy --env dev` again in a few hours to finish" in out
+    assert "destroy of edgecdn-dev stopped: deleting the us-east-1 instances failed" in err
+    clients.assert_done()  # the stack set itself was not deleted: no DeleteStackSet was stubbed

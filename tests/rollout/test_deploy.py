@@ -1,0 +1,196 @@
+"""deploy, status, outputs, diff and destroy of the generated output against the moto server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rollout.aws import Access
+from rollout.bootstrap import bootstrap
+from rollout.deployer import Deployer
+from rollout.destroy import destroy
+from rollout.inputs import TemplateSet, load_templates
+from rollout.inspect import diff, outputs, status
+from rollout.rehearse import seed_accounts
+from rollout.stackset import StackSetOps
+from rollout_support import ROOT, console_and_buffer, moto_clients
+from templates.config import EnvConfig, load_environment
+
+ALARM = "Cdn5xxErrorRateAlarm"
+
+
+def _copy_output(name: str, root: Path, threshold: float | None = None) -> TemplateSet:
+    """output/<name>/ copied under root; optionally one alarm threshold changed in monitoring.json."""
+    directory = root / name
+    shutil.copytree(ROOT / "output" / name, directory, dirs_exist_ok=True)
+    if threshold is not None:
+        monitoring = json.loads((directory / "monitoring.json").read_text())
+        monitoring["Resources"][ALARM]["Properties"]["Threshold"] = threshold
+        (directory / "monitoring.json").write_text(json.dumps(monitoring, indent=2, sort_keys=True) + "\n")
+    files = {p.name: p.read_bytes() for p in directory.glob("*.json")}
+    env = load_environment(name)
+    return load_templates(env, output_root=root, renderer=lambda e: files)
+
+
+def _deployed(moto: str, env: EnvConfig, templates: TemplateSet):
+    seed_accounts(env)
+    clients = moto_clients(moto)
+    console, out = console_and_buffer()
+    assert bootstrap(env, clients, console) == 0
+    assert Deployer(templates, clients, console).run() == 0, out.getvalue()
+    return clients
+
+
+def _alarm(clients, account: str, name: str) -> dict:
+    cloudwatch = clients.target(account, "cloudwatch", "us-east-1", Access.BOOTSTRAP)
+    return cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+
+
+def test_update_of_one_nested_template_is_one_operation_and_reaches_the_resource(moto: str, tmp_path: Path) -> None:
+    env = load_environment("staging")
+    account = env.deploy.accounts[0]
+    before = _copy_output("staging", tmp_path / "before")
+    clients = _deployed(moto, env, before)
+    alarm_name = f"{env.name_prefix}-cloudfront-5xx-rate"
+    assert _alarm(clients, account, alarm_name)["Threshold"] == 1.0
+    distribution_id = clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP) \
+        .list_distributions()["DistributionList"]["Items"][0]["Id"]
+
+    after = _copy_output("staging", tmp_path / "after", threshold=2.5)
+    assert after.prefix != before.prefix
+    console, out = console_and_buffer()
+    mark = clients.log.mark()
+    deployer = Deployer(after, clients, console)
+    assert deployer.run() == 0, out.getvalue()
+    calls = clients.log.since(mark)
+    operations = [op for _, op in calls.mutating if op in (
+        "UpdateStackSet", "CreateStackInstances", "UpdateStackInstances", "DeleteStackInstances")]
+    assert operations == ["UpdateStackSet"]
+    assert len(deployer.ops.started) == 1
+    uploads = [op for _, op in calls.mutating if op == "PutObject"]
+    assert len(uploads) == 2  # the changed file, once per region; the others are server-side copies
+    text = out.getvalue()
+    assert f"TemplatesPrefix '{before.prefix}' -> '{after.prefix}'" in text
+    assert "update stack set edgecdn-staging (all instances, us-east-1 then us-west-2)" in text
+    assert _alarm(clients, account, alarm_name)["Threshold"] == 2.5
+    # Nothing was replaced: the nested stacks were updated in place.
+    assert clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP) \
+        .list_distributions()["DistributionList"]["Items"][0]["Id"] == distribution_id
+
+
+def test_status_outputs_and_diff(moto: str, tmp_path: Path) -> None:
+    env = load_environment("staging")
+    account = env.deploy.accounts[0]
+    current = _copy_output("staging", tmp_path / "current")
+    clients = _deployed(moto, env, current)
+
+    console, out = console_and_buffer()
+    assert status(env, clients, console) == 0
+    text = out.getvalue()
+    assert f"{account}  us-east-1      CURRENT" in text
+    assert f"{account}  us-west-2      CURRENT" in text
+    assert "All instances are CURRENT." in text
+
+    console, out = console_and_buffer()
+    assert outputs(env, clients, console, as_json=True) == 0
+    values = json.loads(out.getvalue())
+    assert set(values) == {account}
+    assert values[account]["us-east-1"]["DistributionArn"].startswith(f"arn:aws:cloudfront::{account}:distribution/")
+    assert values[account]["us-west-2"]["OriginBucketName"] == f"edgecdn-staging-origin-{account}-us-west-2"
+
+    console, out = console_and_buffer()
+    assert diff(current, clients, console) == 0
+    assert "No differences: stack set edgecdn-staging runs output/staging/" in out.getvalue()
+
+    changed = _copy_output("staging", tmp_path / "changed", threshold=4.0)
+    console, out = console_and_buffer()
+    assert diff(changed, clients, console) == 1
+    text = out.getvalue()
+    assert "--- running/monitoring.json" in text
+    assert "+++ output/staging/monitoring.json" in text
+    assert "-        \"Threshold\": 1.0" in text
+    assert "+        \"Threshold\": 4.0" in text
+    assert "running/waf.json" not in text
+    assert "1 difference(s) between output/staging/ and stack set edgecdn-staging." in text
+
+
+def test_deploy_resumes_a_rollout_that_was_interrupted_in_the_primary_region(
+        moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = load_environment("prod")
+    templates = _copy_output("prod", tmp_path)
+    seed_accounts(env)
+    clients = moto_clients(moto)
+    console, out = console_and_buffer()
+    assert bootstrap(env, clients, console) == 0
+    # The first run is interrupted (Ctrl-C) when it is about to start its third operation:
+    # the edge instances and the first account's primary instance exist, the others do not.
+    real_run = StackSetOps.run
+    started: list[str] = []
+
+    def interrupted(self: StackSetOps, what: str, call):
+        if len(started) == 2:
+            raise KeyboardInterrupt
+        started.append(what)
+        return real_run(self, what, call)
+
+    monkeypatch.setattr(StackSetOps, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Deployer(templates, clients, console).run()
+    monkeypatch.setattr(StackSetOps, "run", real_run)
+    cfn = clients.admin("cloudformation", "us-east-1")
+    assert len(cfn.list_stack_instances(StackSetName="edgecdn-prod")["Summaries"]) == 4
+
+    console, out = console_and_buffer()
+    deployer = Deployer(templates, clients, console)
+    assert deployer.run() == 0, out.getvalue()
+    text = out.getvalue()
+    assert len(deployer.ops.started) == 2
+    assert "create us-west-2 instance for account 444444444444" in text
+    assert "create us-west-2 instance for account 555555555555" in text
+    assert "instance for account 333333333333" not in text
+    assert "create us-east-1" not in text
+    summaries = cfn.list_stack_instances(StackSetName="edgecdn-prod")["Summaries"]
+    assert len(summaries) == 6 and {s["Status"] for s in summaries} == {"CURRENT"}
+
+
+def test_destroy_deletes_instances_then_stack_set_and_lists_what_is_retained(moto: str, tmp_path: Path) -> None:
+    env = load_environment("staging")
+    account = env.deploy.accounts[0]
+    clients = _deployed(moto, env, _copy_output("staging", tmp_path))
+    console, out = console_and_buffer()
+    assert destroy(env, clients, console) == 0, out.getvalue()
+    text = out.getvalue()
+    order = [line for line in text.splitlines() if "Started operation" in line]
+    assert "delete us-west-2 instance(s)" in order[0] and "delete us-east-1 instance(s)" in order[1]
+    assert "Deleted stack set edgecdn-staging." in text
+    origin = f"edgecdn-staging-origin-{account}-us-west-2"
+    assert f"{account} us-west-2  AWS::S3::Bucket" in text and origin in text
+    assert "AWS::DynamoDB::GlobalTable" in text
+    assert (f"aws lambda delete-function --region us-east-1 --function-name edgecdn-staging-viewer-request"
+            f"   # account {account}") in text
+    cfn = clients.admin("cloudformation", "us-east-1")
+    assert [s["Status"] for s in cfn.list_stack_sets()["Summaries"] if s["StackSetName"] == "edgecdn-staging"] == ["DELETED"]
+    # Retained data is still there; the distribution is not.
+    clients.target(account, "s3", "us-west-2", Access.BOOTSTRAP).head_bucket(Bucket=origin)
+    clients.target(account, "dynamodb", "us-west-2", Access.BOOTSTRAP).describe_table(TableName=env.edge_config_table_name)
+    assert clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP) \
+        .list_distributions()["DistributionList"].get("Items") is None
+
+    console, out = console_and_buffer()
+    assert destroy(env, clients, console) == 0
+    assert "Stack set edgecdn-staging does not exist: nothing to destroy." in out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["dev"])
+def test_second_deploy_makes_no_mutating_call(moto: str, tmp_path: Path, name: str) -> None:
+    env = load_environment(name)
+    templates = _copy_output(name, tmp_path)
+    clients = _deployed(moto, env, templates)
+    console, out = console_and_buffer()
+    mark = clients.log.mark()
+    assert Deployer(templates, clients, console).run() == 0
+    assert clients.log.since(mark).mutating == []
+    assert "No changes were made." in out.getvalue()
