@@ -6,6 +6,9 @@ Each fix makes moto do what CloudFormation documents; none changes what a templa
 - A nested stack whose TemplateURL or parameters change is updated in place (moto deleted and
   re-created it, losing every resource in it), and `${Param}` inside Fn::Sub counts as a use
   of that parameter when moto decides which resources a parameter change touches.
+- Template Rules are evaluated when a stack is created or updated, as CloudFormation does before
+  it creates anything (moto ignored them): a failed assertion fails the call with its
+  AssertDescription. Rules using functions not implemented here are not evaluated.
 - Updates respect Conditions: moto updated every changed resource of the template, including
   the ones whose Condition is false in the stack's region (never created), and crashed.
 - A resource that fails while a sibling reads it (Fn::GetAtt) reports its own error: moto's
@@ -100,6 +103,72 @@ def _update_resource(logical_id: str, resource_json: dict[str, Any], resources_m
         # Not created before (its condition was false): CloudFormation creates it now.
         return resources_map[logical_id]
     return _original_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+
+
+class _RuleNotEvaluable(Exception):
+    pass
+
+
+def _rule_value(node: Any, resources: parsing.ResourceMap) -> Any:
+    if isinstance(node, list):
+        return [_rule_value(item, resources) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1:
+        raise _RuleNotEvaluable(str(node))
+    (function, argument), = node.items()
+    if function == "Ref":
+        if argument not in resources._parsed_resources:
+            raise _RuleNotEvaluable(argument)
+        return resources._parsed_resources[argument]
+    if function == "Fn::Equals":
+        left, right = (_rule_value(a, resources) for a in argument)
+        return str(left) == str(right)
+    if function == "Fn::Not":
+        return not _rule_value(argument[0], resources)
+    if function == "Fn::And":
+        return all(_rule_value(a, resources) for a in argument)
+    if function == "Fn::Or":
+        return any(_rule_value(a, resources) for a in argument)
+    if function == "Fn::Contains":
+        values, value = _rule_value(argument[0], resources), _rule_value(argument[1], resources)
+        return str(value) in [str(v) for v in values]
+    raise _RuleNotEvaluable(function)
+
+
+def check_rules(resources: parsing.ResourceMap) -> None:
+    """Raise ValidationError for the first failed assertion of a rule whose condition holds."""
+    for name, rule in (resources._template.get("Rules") or {}).items():
+        try:
+            if "RuleCondition" in rule and not _rule_value(rule["RuleCondition"], resources):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not _rule_value(assertion["Assert"], resources):
+                    raise ValidationError(message=f"Template rule {name} failed: "
+                                                  f"{assertion.get('AssertDescription', 'assertion failed')}")
+        except _RuleNotEvaluable:
+            continue
+
+
+_original_load = parsing.ResourceMap.load
+_original_update = parsing.ResourceMap.update
+
+
+def _load_with_rules(self: parsing.ResourceMap) -> None:
+    _original_load(self)
+    check_rules(self)
+
+
+def _update_with_rules(self: parsing.ResourceMap, template: dict[str, Any],
+                       parameters: dict[str, Any] | None = None) -> None:
+    # Evaluate the new template's rules with the new parameters before anything changes.
+    probe = parsing.ResourceMap(self.stack_id, self["AWS::StackName"], parameters or self.input_parameters,
+                                self.tags, self._region_name, self._account_id, template,
+                                self.cross_stack_resources)
+    probe.load_mapping()
+    probe.load_parameters()
+    check_rules(probe)
+    _original_update(self, template, parameters)
 
 
 def _resource_map_get(self: parsing.ResourceMap, key: str, default: Any = None) -> Any:
@@ -254,6 +323,8 @@ def install() -> None:
     cfn_models.Stack.update_from_cloudformation_json = classmethod(_stack_update_in_place)
     parsing.get_references_from_template = _references_with_sub
     parsing.ResourceMap.get = _resource_map_get
+    parsing.ResourceMap.load = _load_with_rules
+    parsing.ResourceMap.update = _update_with_rules
     parsing.parse_and_update_resource = _update_resource
     cfn_models.StackSet.create_stack_instances = _create_stack_instances
     cfn_models.StackSet.update_instances = _update_instances

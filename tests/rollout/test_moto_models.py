@@ -9,6 +9,7 @@ import botocore.exceptions
 import pytest
 
 from rollout.rehearse import rehearsal_session
+from rollout_support import ROOT
 
 EDGE_FUNCTION_ROLE = {
     "Type": "AWS::IAM::Role",
@@ -289,3 +290,23 @@ def test_nested_stack_outputs_and_missing_output_error(moto: str) -> None:
                        "Reader": {"Type": "AWS::SNS::Topic", "Properties": {
                            "TopicName": {"Fn::GetAtt": ["Child", "Outputs.NoSuchOutput"]}}}}, name="second")
     assert "does not have an output named NoSuchOutput" in _stack_error(excinfo)
+
+
+def test_template_rules_are_checked_before_anything_is_created(moto: str) -> None:
+    """The generated root asserts its regions and, in the primary region, a DistributionArn."""
+    s3 = _client(moto, "s3", "us-west-2")
+    s3.create_bucket(Bucket="rule-templates", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    root = (ROOT / "output" / "prod" / "root.json").read_text()
+    cfn = _client(moto, "cloudformation", "us-west-2")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        cfn.create_stack(StackName="no-override", TemplateBody=root, Parameters=[
+            {"ParameterKey": "TemplatesBucket", "ParameterValue": "rule-templates"}])
+    assert ("Template rule DistributionArnInPrimaryRegion failed: In us-west-2, DistributionArn must be the ARN "
+            "that the us-east-1 stack outputs as DistributionArn.") in _stack_error(excinfo)
+    dev_root = (ROOT / "output" / "dev" / "root.json").read_text()
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        cfn.create_stack(StackName="wrong-region", TemplateBody=dev_root, Parameters=[
+            {"ParameterKey": "TemplatesBucket", "ParameterValue": "rule-templates"}])
+    assert "Template rule SupportedRegion failed: This environment deploys only to us-east-1." in _stack_error(excinfo)
+    assert _client(moto, "s3", "us-west-2").list_objects_v2(Bucket="rule-templates")["KeyCount"] == 0
+    assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == []
