@@ -17,6 +17,10 @@ from templates.config import EnvConfig
 # What the execution role may do: create and manage the resource types the component templates
 # use. Service-level actions because CloudFormation calls whatever API a resource property needs
 # (AWS's own sample grants AdministratorAccess); the list keeps every other service out.
+# A role created moments ago takes a few seconds to be usable as a principal elsewhere.
+PRINCIPAL_ATTEMPTS = 6
+PRINCIPAL_WAIT_SECONDS = 5.0
+
 EXECUTION_ROLE_SERVICES = (
     "cloudformation", "s3", "kms", "dynamodb", "iam", "lambda", "logs", "wafv2", "cloudfront",
     "acm", "route53", "sns", "cloudwatch",
@@ -254,9 +258,24 @@ class Bootstrapper:
             existing = None
         wanted = template_bucket_policy(bucket, self.env, existing)
         if existing is None or _canonical(existing) != _canonical(wanted):
-            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted))
+            self._put_bucket_policy(s3, bucket, wanted)
             changed = True
         return changed
+
+    def _put_bucket_policy(self, s3: Any, bucket: str, policy: dict[str, Any]) -> None:
+        for attempt in range(1, PRINCIPAL_ATTEMPTS + 1):
+            try:
+                s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+                return
+            except botocore.exceptions.ClientError as exc:
+                # IAM is eventually consistent: S3 can call a role created seconds ago an invalid
+                # principal until the role has propagated.
+                if (error_code(exc) != "MalformedPolicy" or "principal" not in error_message(exc).lower()
+                        or attempt == PRINCIPAL_ATTEMPTS):
+                    raise
+                self.console.line(f"  S3 does not know the new execution role(s) yet (IAM propagation); "
+                                  f"retrying the bucket policy of {bucket} in {PRINCIPAL_WAIT_SECONDS:.0f}s")
+                self.clients.sleep(PRINCIPAL_WAIT_SECONDS)
 
 
 def bootstrap(env: EnvConfig, clients: Clients, console: Console) -> int:

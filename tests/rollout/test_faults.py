@@ -386,3 +386,51 @@ def test_destroy_explains_edge_function_replicas_that_cannot_be_deleted_yet(
     assert "run `python deploy.py destroy --env dev` again in a few hours to finish" in out
     assert "destroy of edgecdn-dev stopped: deleting the us-east-1 instances failed" in err
     clients.assert_done()  # the stack set itself was not deleted: no DeleteStackSet was stubbed
+
+
+def test_bootstrap_waits_for_a_new_role_to_propagate_to_s3(capsys: pytest.CaptureFixture) -> None:
+    from rollout.bootstrap import (administration_policy, administration_trust, bootstrap, execution_policy,
+                                   execution_trust_statement)
+
+    templates = real_set("dev")
+    env = templates.env
+    account = env.deploy.accounts[0]
+    clients = StubbedClients()
+    admin_iam = clients.stub("iam", "us-east-1")
+    admin_iam.add_response("get_role", {"Role": {
+        "Path": "/", "RoleName": naming.ADMINISTRATION_ROLE_NAME, "RoleId": "AROAEXAMPLEADMIN0001",
+        "Arn": naming.administration_role_arn(clients.account), "CreateDate": NOW,
+        "AssumeRolePolicyDocument": json.dumps(administration_trust(clients.account))}}, None)
+    admin_iam.add_response("get_role_policy", {"RoleName": naming.ADMINISTRATION_ROLE_NAME,
+                                               "PolicyName": "edgecdn-dev-assume-execution-roles",
+                                               "PolicyDocument": json.dumps(administration_policy(env.deploy.accounts))}, None)
+    target_iam = clients.stub("iam", "us-east-1", account)
+    target_iam.add_response("get_role", {"Role": {
+        "Path": "/", "RoleName": naming.EXECUTION_ROLE_NAME, "RoleId": "AROAEXAMPLEEXEC00001",
+        "Arn": naming.execution_role_arn(account), "CreateDate": NOW,
+        "AssumeRolePolicyDocument": json.dumps({"Version": "2012-10-17",
+                                                "Statement": [execution_trust_statement(clients.account)]})}}, None)
+    target_iam.add_response("get_role_policy", {"RoleName": naming.EXECUTION_ROLE_NAME,
+                                                "PolicyName": "edgecdn-dev-stackset-execution",
+                                                "PolicyDocument": json.dumps(execution_policy())}, None)
+    s3 = clients.stub("s3", "us-east-1")
+    bucket = naming.template_bucket_name(env.project, clients.account, "us-east-1")
+    s3.add_response("head_bucket", {}, {"Bucket": bucket})
+    s3.add_response("get_public_access_block", {"PublicAccessBlockConfiguration": {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}}, None)
+    s3.add_response("get_bucket_encryption", {"ServerSideEncryptionConfiguration": {"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}, None)
+    s3.add_response("get_bucket_ownership_controls", {"OwnershipControls": {"Rules": [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]}}, None)
+    s3.add_client_error("get_bucket_policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
+    s3.add_client_error("put_bucket_policy", "MalformedPolicy", "Invalid principal in policy")
+    s3.add_response("put_bucket_policy", {}, None)
+
+    console, out = console_and_buffer()
+    assert bootstrap(env, clients, console) == 0
+    text = out.getvalue()
+    assert "S3 does not know the new execution role(s) yet (IAM propagation); retrying the bucket policy" in text
+    assert f"updated   template bucket {bucket}" in text
+    assert f"unchanged execution role in {account}" in text
+    assert clients.sleeps == [5.0]
+    clients.assert_done()
