@@ -12,7 +12,9 @@ from rollout import naming
 from rollout.aws import Clients, error_code
 from rollout.console import Console
 from rollout.errors import RolloutFailed
+from rollout.deployer import stack_set_parameters
 from rollout.inputs import TemplateSet
+from rollout.publish import Publication, RegionPublication
 from rollout.stackset import StackSetOps, stack_outputs
 from templates.config import EnvConfig
 
@@ -106,9 +108,16 @@ def diff(templates: TemplateSet, clients: Clients, console: Console) -> int:
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack_set.get("Parameters", [])}
     running_prefix = params.get(naming.PARAM_TEMPLATES_PREFIX)
     differences = 0
-    if running_prefix != templates.prefix:
-        console.line(f"parameter {naming.PARAM_TEMPLATES_PREFIX}: running {running_prefix!r}, "
-                     f"output/{env.environment}/ is {templates.prefix!r}")
+    publication = Publication(templates.prefix, {
+        region: RegionPublication(region, naming.template_bucket_name(env.project, clients.account, region),
+                                  templates.prefix)
+        for region in naming.regions(env)})
+    desired = stack_set_parameters(templates, publication)
+    for key in sorted(set(desired) | set(params)):
+        if params.get(key) != desired.get(key):
+            console.line(f"parameter {key}: running {params.get(key, '(none)')!r}, "
+                         f"output/{env.environment}/ needs {desired.get(key, '(none)')!r}")
+            differences += 1
     bucket = params.get(naming.PARAM_TEMPLATES_BUCKET, "")
     s3 = clients.admin("s3", naming.STACK_SET_REGION)
     running_files: dict[str, str | None] = {}

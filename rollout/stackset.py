@@ -110,6 +110,7 @@ class StackSetOps:
         self.name = naming.stack_set_name(env)
         self.cfn = clients.admin("cloudformation", naming.STACK_SET_REGION)
         self.started: list[str] = []
+        self._failed: dict[tuple[str, str, str], FailedResource | None] = {}
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -199,7 +200,7 @@ class StackSetOps:
             started = _ts(operation.get("CreationTimestamp"))
             elapsed = now - (started if started is not None and started <= now else begin)
             rows = [Row(r["Account"], r["Region"], r.get("Status", "?"), elapsed,
-                        r.get("StatusReason", "") if r.get("Status") == "FAILED" else "")
+                        self._failure_detail(operation_id, r))
                     for r in sorted(results, key=lambda r: (r["Region"] != naming.STACK_SET_REGION,
                                                            r["Region"], r["Account"]))]
             self.console.progress(f"{title} [{status}]", rows)
@@ -208,6 +209,19 @@ class StackSetOps:
                 return OperationOutcome(operation_id, operation.get("Action", ""), status, results)
 
     # --- failures -----------------------------------------------------------------------------
+
+    def _failure_detail(self, operation_id: str, result: dict[str, Any]) -> str:
+        """For a FAILED instance, its failing resource and reason (read once, from the events)."""
+        if result.get("Status") != "FAILED":
+            return ""
+        resource = self._failed_resource_of(operation_id, result["Account"], result["Region"])
+        return resource.text() if resource else result.get("StatusReason", "")
+
+    def _failed_resource_of(self, operation_id: str, account: str, region: str) -> FailedResource | None:
+        key = (operation_id, account, region)
+        if key not in self._failed:
+            self._failed[key] = self._failed_resource(account, region)
+        return self._failed[key]
 
     def diagnose(self, outcome: OperationOutcome) -> list[InstanceFailure]:
         """For each failed instance, the failing resource and its reason from the stack events."""
@@ -218,7 +232,8 @@ class StackSetOps:
             failure = InstanceFailure(result["Account"], result["Region"], result["Status"],
                                       result.get("StatusReason", ""))
             if result.get("Status") == "FAILED":
-                failure.resource = self._failed_resource(result["Account"], result["Region"])
+                failure.resource = self._failed_resource_of(outcome.operation_id, result["Account"],
+                                                            result["Region"])
             failures.append(failure)
         if not failures:
             failures.append(InstanceFailure("-", "-", outcome.status,

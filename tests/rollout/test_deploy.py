@@ -114,7 +114,8 @@ def test_status_outputs_and_diff(moto: str, tmp_path: Path) -> None:
     assert "-        \"Threshold\": 1.0" in text
     assert "+        \"Threshold\": 4.0" in text
     assert "running/waf.json" not in text
-    assert "1 difference(s) between output/staging/ and stack set edgecdn-staging." in text
+    assert f"parameter TemplatesPrefix: running '{current.prefix}', output/staging/ needs '{changed.prefix}'" in text
+    assert "2 difference(s) between output/staging/ and stack set edgecdn-staging." in text
 
 
 def test_deploy_resumes_a_rollout_that_was_interrupted_in_the_primary_region(

@@ -136,6 +136,10 @@ def test_failure_in_the_second_region_names_account_region_resource_and_exits_1(
     assert (f"account {account} region {primary}: S3Stack/OriginBucketPolicy (AWS::S3::BucketPolicy) "
             "CREATE_FAILED: Invalid principal in policy (Service: S3, Status Code: 400)") in out
     assert f"the rollout of edgecdn-staging stopped: {primary} instance of account {account} failed" in err
+    # The progress line of the failed instance already names the resource, before the summary.
+    progress = [line for line in out.splitlines() if "[FAILED]" in line]
+    assert progress and f"{account}  {primary}      FAILED" in progress[-1]
+    assert "S3Stack/OriginBucketPolicy (AWS::S3::BucketPolicy) CREATE_FAILED: Invalid principal" in progress[-1]
     assert clients.sleeps == [1.0]
     clients.assert_done()
 
