@@ -4,6 +4,11 @@
   {TagKey, TagValue} and failed; the key policy (a JSON object in a template) is stored as the
   JSON text KMS returns; an update (policy, rotation, description) is applied to the key instead
   of dropping the resource.
+- AWS::S3::Bucket: moto applied only BucketEncryption and Tags. VersioningConfiguration,
+  PublicAccessBlockConfiguration, OwnershipControls and LoggingConfiguration are applied too, so
+  the S3 API returns them; server access logging is refused, as by S3, when the target bucket
+  does not exist or is in another region. (moto's own logging permission check cannot read
+  policies with a "*" principal or resource lists, so the grant itself is not checked.)
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from moto.cloudformation.exceptions import ValidationError
 from moto.kms import models as kms_models
+from moto.s3 import models as s3_models
 
 _installed = False
 _original_key_create = kms_models.Key.create_from_cloudformation_json.__func__
@@ -41,10 +48,57 @@ def _key_update(cls: type, original_resource: Any, new_resource_name: str, cloud
     return original_resource
 
 
+_original_bucket_create = s3_models.FakeBucket.create_from_cloudformation_json.__func__
+_original_bucket_update = s3_models.FakeBucket.update_from_cloudformation_json.__func__
+
+
+def _apply_bucket_properties(bucket: Any, properties: dict[str, Any], account_id: str) -> None:
+    backend = s3_models.s3_backends[account_id]["aws"]
+    versioning = properties.get("VersioningConfiguration")
+    if versioning:
+        backend.put_bucket_versioning(bucket.name, versioning["Status"])
+    block = properties.get("PublicAccessBlockConfiguration")
+    if block:
+        backend.put_public_access_block(bucket.name, {k: str(v).lower() == "true" for k, v in block.items()})
+    ownership = (properties.get("OwnershipControls") or {}).get("Rules") or []
+    if ownership:
+        backend.put_bucket_ownership_controls(bucket.name, ownership[0]["ObjectOwnership"])
+    logging = properties.get("LoggingConfiguration")
+    if logging is not None:
+        target_name = logging.get("DestinationBucketName", bucket.name)
+        target = backend.buckets.get(target_name)
+        if target is None:
+            raise ValidationError(message=f"AWS::S3::Bucket {bucket.name}: InvalidTargetBucketForLogging: "
+                                          f"The target bucket for logging does not exist: {target_name}")
+        if target.region_name != bucket.region_name:
+            # S3 server access logs are delivered only to a bucket of the same region.
+            raise ValidationError(message=f"AWS::S3::Bucket {bucket.name}: CrossLocationLoggingProhibited: "
+                                          f"Cross S3 location logging not allowed: {bucket.region_name} to "
+                                          f"{target.region_name} ({target_name})")
+        bucket.logging = {"TargetBucket": target_name, "TargetPrefix": logging.get("LogFilePrefix", "")}
+
+
+def _bucket_create(cls: type, resource_name: str, cloudformation_json: Any, account_id: str,
+                   region_name: str, **kwargs: Any) -> Any:
+    bucket = _original_bucket_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    _apply_bucket_properties(bucket, cloudformation_json.get("Properties", {}), account_id)
+    return bucket
+
+
+def _bucket_update(cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+                   account_id: str, region_name: str) -> Any:
+    bucket = _original_bucket_update(cls, original_resource, new_resource_name, cloudformation_json,
+                                     account_id, region_name)
+    _apply_bucket_properties(bucket, cloudformation_json.get("Properties", {}), account_id)
+    return bucket
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     kms_models.Key.create_from_cloudformation_json = classmethod(_key_create)
     kms_models.Key.update_from_cloudformation_json = classmethod(_key_update)
+    s3_models.FakeBucket.create_from_cloudformation_json = classmethod(_bucket_create)
+    s3_models.FakeBucket.update_from_cloudformation_json = classmethod(_bucket_update)
     _installed = True

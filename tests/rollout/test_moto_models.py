@@ -310,3 +310,30 @@ def test_template_rules_are_checked_before_anything_is_created(moto: str) -> Non
     assert "Template rule SupportedRegion failed: This environment deploys only to us-east-1." in _stack_error(excinfo)
     assert _client(moto, "s3", "us-west-2").list_objects_v2(Bucket="rule-templates")["KeyCount"] == 0
     assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == []
+
+
+def test_bucket_settings_reach_the_s3_api_and_access_logs_stay_in_the_region(moto: str) -> None:
+    logs = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "west-logs"}}
+    origin = {"Type": "AWS::S3::Bucket", "Properties": {
+        "BucketName": "west-origin",
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "LoggingConfiguration": {"DestinationBucketName": {"Ref": "Logs"}, "LogFilePrefix": "origin/"}}}
+    _create(moto, {"Logs": logs, "Origin": origin}, region="us-west-2")
+    s3 = _client(moto, "s3", "us-west-2")
+    assert s3.get_bucket_versioning(Bucket="west-origin")["Status"] == "Enabled"
+    assert s3.get_bucket_ownership_controls(Bucket="west-origin")["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert all(s3.get_public_access_block(Bucket="west-origin")["PublicAccessBlockConfiguration"].values())
+    assert s3.get_bucket_logging(Bucket="west-origin")["LoggingEnabled"] == {
+        "TargetBucket": "west-logs", "TargetPrefix": "origin/"}
+
+    _create(moto, {"Logs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "east-logs"}}}, name="east")
+    cross = json.loads(json.dumps(origin))
+    cross["Properties"]["BucketName"] = "west-origin-2"
+    cross["Properties"]["LoggingConfiguration"]["DestinationBucketName"] = "east-logs"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        _create(moto, {"Origin": cross}, region="us-west-2", name="cross")
+    assert "CrossLocationLoggingProhibited" in _stack_error(excinfo)
