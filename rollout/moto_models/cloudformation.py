@@ -9,6 +9,10 @@ Each fix makes moto do what CloudFormation documents; none changes what a templa
 - Template Rules are evaluated when a stack is created or updated, as CloudFormation does before
   it creates anything (moto ignored them): a failed assertion fails the call with its
   AssertDescription. Rules using functions not implemented here are not evaluated.
+- Updates run as CloudFormation runs them: new and changed resources in dependency order (moto
+  removed, then added, then modified, each in template order, so a nested stack could read a
+  sibling's outputs before that sibling was updated), then removed resources are deleted unless
+  their DeletionPolicy is Retain (moto deleted them regardless).
 - Updates respect Conditions: moto updated every changed resource of the template, including
   the ones whose Condition is false in the stack's region (never created), and crashed.
 - A resource that fails while a sibling reads it (Fn::GetAtt) reports its own error: moto's
@@ -151,9 +155,6 @@ def check_rules(resources: parsing.ResourceMap) -> None:
 
 
 _original_load = parsing.ResourceMap.load
-_original_update = parsing.ResourceMap.update
-
-
 def _load_with_rules(self: parsing.ResourceMap) -> None:
     _original_load(self)
     check_rules(self)
@@ -168,7 +169,78 @@ def _update_with_rules(self: parsing.ResourceMap, template: dict[str, Any],
     probe.load_mapping()
     probe.load_parameters()
     check_rules(probe)
-    _original_update(self, template, parameters)
+    _update_resources(self, template, parameters)
+
+
+def _update_resources(self: parsing.ResourceMap, template: dict[str, Any],
+                      parameters: dict[str, Any] | None) -> None:
+    """A stack update as CloudFormation runs it: new and changed resources in dependency order,
+    then the cleanup of removed ones, which keeps those whose DeletionPolicy is Retain.
+
+    moto removed first (an edge function's old version, while the distribution still used it,
+    even when retained), then added, then modified (a new version published before the
+    function's new code).
+    """
+    diff = self.build_resource_diff(template, parameters)
+    previous = self._resource_json_map
+    self._template = template
+    if parameters:
+        self.input_parameters = parameters
+    self.load_mapping()
+    self.load_parameters()
+    self.load_conditions()
+    self._resource_json_map = template["Resources"]
+    resources = template["Resources"]
+    changing = list(dict.fromkeys(diff["Add"] + diff["Modify"]))
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...] = ()) -> None:
+        if name in ordered or name in path:
+            return
+        for dependency in sorted(_referenced(resources.get(name, {}))):
+            if dependency in changing:
+                visit(dependency, path + (name,))
+        ordered.append(name)
+
+    for name in changing:
+        visit(name)
+    for name in ordered:
+        if name in diff["Add"]:
+            _ = self[name]
+            continue
+        updated = parsing.parse_and_update_resource(name, resources[name], self, account_id=self._account_id,
+                                                    region_name=self._region_name)
+        if updated is None:
+            self._parsed_resources.pop(name, None)
+        else:
+            self._parsed_resources[name] = updated
+    for name in diff["Remove"]:
+        resource = self._parsed_resources.pop(name, None)
+        if resource is None or previous[name].get("DeletionPolicy") == "Retain":
+            continue
+        self._delete_resource(resource, previous[name])
+
+
+def _referenced(node: Any) -> set[str]:
+    """Logical ids a resource definition refers to: Ref, Fn::GetAtt, ${X} in Fn::Sub, DependsOn."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                if isinstance(text, str):
+                    found.update(name.split(".")[0] for name in _SUB_REFERENCE.findall(text))
+            elif key == "DependsOn":
+                found.update([value] if isinstance(value, str) else value)
+            found |= _referenced(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _referenced(item)
+    return found
 
 
 def _resource_map_get(self: parsing.ResourceMap, key: str, default: Any = None) -> Any:

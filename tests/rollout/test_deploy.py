@@ -81,6 +81,48 @@ def test_update_of_one_nested_template_is_one_operation_and_reaches_the_resource
         .list_distributions()["DistributionList"]["Items"][0]["Id"] == distribution_id
 
 
+def _release_viewer_request(files_root: Path) -> TemplateSet:
+    """output/staging/ with new viewer-request code: a new Version logical id, as the builder does."""
+    directory = files_root / "staging"
+    shutil.copytree(ROOT / "output" / "staging", directory)
+    lambda_edge = json.loads((directory / "lambda_edge.json").read_text())
+    resources = lambda_edge["Resources"]
+    function = resources["ViewerRequestFunction"]["Properties"]
+    function["Code"]["ZipFile"] += "\n# release 2\n"
+    old = next(k for k in resources if k.startswith("ViewerRequestVersion"))
+    resources["ViewerRequestVersion0000000002"] = resources.pop(old)
+    lambda_edge["Outputs"]["ViewerRequestVersionArn"]["Value"] = {"Ref": "ViewerRequestVersion0000000002"}
+    (directory / "lambda_edge.json").write_text(json.dumps(lambda_edge, indent=2, sort_keys=True) + "\n")
+    files = {p.name: p.read_bytes() for p in directory.glob("*.json")}
+    return load_templates(load_environment("staging"), output_root=files_root, renderer=lambda e: files)
+
+
+def test_edge_function_release_reaches_the_distribution_and_keeps_the_old_version(moto: str, tmp_path: Path) -> None:
+    env = load_environment("staging")
+    account = env.deploy.accounts[0]
+    clients = _deployed(moto, env, _copy_output("staging", tmp_path / "before"))
+    cloudfront = clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP)
+    distribution_id = cloudfront.list_distributions()["DistributionList"]["Items"][0]["Id"]
+
+    def viewer_request_arn() -> str:
+        config = cloudfront.get_distribution(Id=distribution_id)["Distribution"]["DistributionConfig"]
+        return next(a["LambdaFunctionARN"] for a in config["DefaultCacheBehavior"]["LambdaFunctionAssociations"]["Items"]
+                    if a["EventType"] == "viewer-request")
+
+    assert viewer_request_arn().endswith(":edgecdn-staging-viewer-request:1")
+    console, out = console_and_buffer()
+    deployer = Deployer(_release_viewer_request(tmp_path / "after"), clients, console)
+    assert deployer.run() == 0, out.getvalue()
+    assert len(deployer.ops.started) == 1
+    assert viewer_request_arn().endswith(":edgecdn-staging-viewer-request:2")
+    lambda_client = clients.target(account, "lambda", "us-east-1", Access.BOOTSTRAP)
+    versions = [v["Version"] for v in lambda_client.list_versions_by_function(
+        FunctionName="edgecdn-staging-viewer-request")["Versions"]]
+    # The old version is retained (DeletionPolicy Retain): replicas may still run it for hours.
+    assert {"1", "2"} <= set(versions)
+    assert cloudfront.list_distributions()["DistributionList"]["Items"][0]["Id"] == distribution_id
+
+
 def test_status_outputs_and_diff(moto: str, tmp_path: Path) -> None:
     env = load_environment("staging")
     account = env.deploy.accounts[0]

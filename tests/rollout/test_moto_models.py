@@ -337,3 +337,38 @@ def test_bucket_settings_reach_the_s3_api_and_access_logs_stay_in_the_region(mot
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         _create(moto, {"Origin": cross}, region="us-west-2", name="cross")
     assert "CrossLocationLoggingProhibited" in _stack_error(excinfo)
+
+
+def test_nested_stack_update_reaches_dependents_in_dependency_order(moto: str) -> None:
+    """A consumer that comes first in the template still reads its producer's new output."""
+    s3 = _client(moto, "s3")
+    s3.create_bucket(Bucket="order-templates")
+
+    def publish(prefix: str, topic_name: str) -> None:
+        producer = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": topic_name}}},
+                    "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}}}
+        consumer = {"Parameters": {"TopicArn": {"Type": "String"}}, "Resources": {
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmName": "order-alarm", "Namespace": "AWS/SNS", "MetricName": "NumberOfNotificationsFailed",
+                "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1,
+                "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [{"Ref": "TopicArn"}]}}}}
+        s3.put_object(Bucket="order-templates", Key=f"{prefix}producer.json", Body=json.dumps(producer).encode())
+        s3.put_object(Bucket="order-templates", Key=f"{prefix}consumer.json", Body=json.dumps(consumer).encode())
+
+    def url(name: str) -> dict[str, Any]:
+        return {"Fn::Sub": f"https://order-templates.s3.us-east-1.amazonaws.com/${{Prefix}}{name}.json"}
+
+    root = json.dumps({"Parameters": {"Prefix": {"Type": "String"}}, "Resources": {
+        "AConsumer": {"Type": "AWS::CloudFormation::Stack", "Properties": {
+            "TemplateURL": url("consumer"), "Parameters": {"TopicArn": {"Fn::GetAtt": ["ZProducer", "Outputs.TopicArn"]}}}},
+        "ZProducer": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url("producer")}}}})
+    publish("v1/", "first-topic")
+    cfn = _client(moto, "cloudformation")
+    cfn.create_stack(StackName="order", TemplateBody=root, Parameters=[{"ParameterKey": "Prefix", "ParameterValue": "v1/"}])
+    cloudwatch = _client(moto, "cloudwatch")
+    assert cloudwatch.describe_alarms(AlarmNames=["order-alarm"])["MetricAlarms"][0]["AlarmActions"] == [
+        "arn:aws:sns:us-east-1:123456789012:first-topic"]
+    publish("v2/", "second-topic")
+    cfn.update_stack(StackName="order", TemplateBody=root, Parameters=[{"ParameterKey": "Prefix", "ParameterValue": "v2/"}])
+    assert cloudwatch.describe_alarms(AlarmNames=["order-alarm"])["MetricAlarms"][0]["AlarmActions"] == [
+        "arn:aws:sns:us-east-1:123456789012:second-topic"]
