@@ -139,6 +139,8 @@ def _add_origin_key(t: Template, env: EnvConfig, distribution_arn) -> kms.Key:
 
 
 def _add_origin_bucket(t: Template, env: EnvConfig, key: kms.Key, logs_bucket: s3.Bucket) -> s3.Bucket:
+    # Server access logging is delivered under the logs bucket's policy: create that first.
+    logs_policy = t.resources["LogsBucketPolicy"]
     bucket = t.add_resource(
         retain(
             s3.Bucket(
@@ -180,6 +182,7 @@ def _add_origin_bucket(t: Template, env: EnvConfig, key: kms.Key, logs_bucket: s
                 # Request metrics, so the monitoring stack can alarm on the bucket's 4xx/5xx.
                 MetricsConfigurations=[s3.MetricsConfiguration(Id="EntireBucket")],
                 Tags=tags(env),
+                DependsOn=[logs_policy],
             )
         )
     )
