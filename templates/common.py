@@ -105,9 +105,14 @@ def regional_name(env: EnvConfig, purpose: str) -> Sub:
     return Sub(f"{env.name_prefix}-{purpose}-${{AWS::AccountId}}-${{AWS::Region}}")
 
 
+def origin_bucket_name_sub(env: EnvConfig) -> str:
+    """The origin bucket's name as an Fn::Sub string: deterministic, so the edge region can derive it."""
+    return f"{env.name_prefix}-origin-${{AWS::AccountId}}-{env.primary_region}"
+
+
 def origin_bucket_name(env: EnvConfig) -> Sub:
-    """The origin bucket's name, deterministic so the edge region can derive its domain name."""
-    return Sub(f"{env.name_prefix}-origin-${{AWS::AccountId}}-{env.primary_region}")
+    """The origin bucket's name: <project>-<env>-origin-<account>-<primary region>."""
+    return Sub(origin_bucket_name_sub(env))
 
 
 def origin_bucket_domain(env: EnvConfig) -> Sub:
@@ -115,11 +120,7 @@ def origin_bucket_domain(env: EnvConfig) -> Sub:
 
     Exports do not cross regions: the edge instance derives it from the deterministic name.
     """
-    return Sub(
-        f"{env.name_prefix}-origin-${{AWS::AccountId}}-{env.primary_region}"
-        f".s3.{env.primary_region}.${{AWS::URLSuffix}}"
-    )
-
+    return Sub(f"{origin_bucket_name_sub(env)}.s3.{env.primary_region}.${{AWS::URLSuffix}}")
 
 
 def key_admin_statement() -> Statement:

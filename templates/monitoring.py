@@ -18,6 +18,8 @@ from templates.common import (
     add_region_conditions,
     add_kms_key,
     new_template,
+    origin_bucket_name,
+    origin_bucket_name_sub,
     tags,
 )
 from templates.config import EDGE_REGION, EnvConfig
@@ -200,7 +202,7 @@ def _add_primary_alarms(alarms: _Alarms, env: EnvConfig) -> None:
         "The origin bucket answered requests with server errors.",
         Namespace="AWS/S3", MetricName="5xxErrors",
         Dimensions=_dimensions(
-            BucketName=Sub(f"{env.name_prefix}-origin-${{AWS::AccountId}}-{env.primary_region}"),
+            BucketName=origin_bucket_name(env),
             FilterId="EntireBucket",
         ),
         Statistic="Sum", Threshold=0,
@@ -209,7 +211,7 @@ def _add_primary_alarms(alarms: _Alarms, env: EnvConfig) -> None:
 
 def _add_dashboard(t: Template, env: EnvConfig, distribution_id) -> cloudwatch.Dashboard:
     """One dashboard in us-east-1; each widget names the region its metrics live in."""
-    origin_bucket = f"{env.name_prefix}-origin-${{AWS::AccountId}}-{env.primary_region}"
+    origin_bucket = origin_bucket_name_sub(env)  # inside the dashboard body's Fn::Sub
 
     def widget(title: str, region: str, metrics: list, y: int, x: int, stat: str = "Sum") -> dict:
         return {
