@@ -38,8 +38,10 @@ def build(env: EnvConfig) -> Template:
         t, "TemplatesBucket",
         "Bucket holding the component templates, in the region where this stack is created "
         "(deploy.py bootstrap creates one per region).",
-        AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-        ConstraintDescription="must be an S3 bucket name",
+        # No dots: the nested TemplateURL is virtual-hosted HTTPS, whose certificate (*.s3...)
+        # does not cover a bucket name with dots.
+        AllowedPattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+        ConstraintDescription="must be an S3 bucket name without dots",
     )
     prefix = add_parameter(
         t, "TemplatesPrefix",
