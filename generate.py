@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from templates.build import BuildError, RenderedTemplate, render_checked
-from templates.config import CONFIG_DIR, EDGE_REGION, PROJECT_ROOT, ConfigError, EnvConfig, environment_names, load_environment
+from templates.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, EnvConfig, environment_names, load_environment
 from templates.lint import lint_environment
 
 OUTPUT_DIR = PROJECT_ROOT / "output"
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_lint:
         for env in envs:
             findings[env.environment] = lint_environment(
-                {r.filename: r.body for r in rendered[env.environment]}, _lint_regions(env)
+                {r.filename: r.body for r in rendered[env.environment]}, list(env.regions)
             )
     for env in envs:
         _print_table(env, rendered[env.environment], findings.get(env.environment))
@@ -86,12 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _lint_regions(env: EnvConfig) -> list[str]:
-    return sorted({EDGE_REGION, env.primary_region})
-
-
 def _print_table(env: EnvConfig, templates: list[RenderedTemplate], findings: dict[str, list[str]] | None) -> None:
-    regions = " + ".join(_lint_regions(env))
+    regions = " + ".join(env.regions)
     print(f"\n{env.environment} ({env.source.name}; linted for {regions})" if findings is not None
           else f"\n{env.environment} ({env.source.name}; not linted)")
     print(f"  {'template':<18}{'resources':>10}{'bytes':>10}{'findings':>10}")

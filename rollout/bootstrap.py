@@ -12,6 +12,7 @@ from rollout import naming
 from rollout.aws import Access, Clients, error_code, error_message
 from rollout.console import Console
 from rollout.errors import RolloutFailed
+from templates.common import MANAGED_BY
 from templates.config import EnvConfig
 
 # What the execution role may do: create and manage the resource types the component templates
@@ -147,7 +148,7 @@ class Bootstrapper:
                 f"execution role in {account}", replace_trust=False,
                 trust_statement=execution_trust_statement(admin),
             )
-        for region in naming.regions(self.env):
+        for region in self.env.regions:
             self._ensure_bucket(naming.template_bucket_name(self.env.project, admin, region), region)
         self.console.line("Bootstrap complete." if self.changed else "Bootstrap complete: nothing to change.")
         return 0
@@ -171,7 +172,7 @@ class Bootstrapper:
             iam.create_role(
                 RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
                 Description="CloudFormation StackSets (self-managed), created by deploy.py bootstrap",
-                Tags=[{"Key": "ManagedBy", "Value": naming.MANAGED_BY}],
+                Tags=[{"Key": "ManagedBy", "Value": MANAGED_BY}],
             )
             iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
             self._report(f"{what} ({name})", "created")

@@ -17,6 +17,7 @@ from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet
 from rollout.publish import Publication, publish_templates
 from rollout.stackset import OperationOutcome, StackSetOps, operation_preferences, report_failures, stack_outputs
+from templates.common import tags
 from templates.config import EDGE_REGION
 
 
@@ -47,10 +48,7 @@ def _parameter_list(values: dict[str, str]) -> list[dict[str, str]]:
 
 def stack_set_tags(templates: TemplateSet) -> list[dict[str, str]]:
     """Tags of the stack set, which StackSets propagates to every stack and resource it creates."""
-    env = templates.env
-    values = {"Project": env.project, "Environment": env.environment, "ManagedBy": naming.MANAGED_BY}
-    values.update(dict(env.tags))
-    return [{"Key": k, "Value": v} for k, v in sorted(values.items())]
+    return tags(templates.env).to_dict()  # the same tags the templates give their resources
 
 
 class Deployer:
@@ -69,7 +67,7 @@ class Deployer:
         self.console = console
         self.clock = clock
         self.ops = StackSetOps(self.env, clients, console, clock=clock)
-        self.regions = list(naming.regions(self.env))
+        self.regions = list(self.env.regions)
         self.accounts = list(self.env.deploy.accounts)
         self.outcomes: list[OperationOutcome] = []
 

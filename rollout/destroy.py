@@ -14,7 +14,6 @@ from typing import Any
 
 import botocore.exceptions
 
-from rollout import naming
 from rollout.aws import Access, Clients, pages
 from rollout.console import Console
 from rollout.errors import RolloutFailed
@@ -71,7 +70,7 @@ def destroy(env: EnvConfig, clients: Clients, console: Console) -> int:
             except (botocore.exceptions.ClientError, RolloutFailed) as exc:
                 console.line(f"  (could not list the retained resources of {account} {region}: {exc})")
     # The primary region first: its bucket policy names the distribution of the edge region.
-    order = [r for r in naming.regions(env) if r != EDGE_REGION] + [EDGE_REGION]
+    order = [r for r in env.regions if r != EDGE_REGION] + [EDGE_REGION]
     order += sorted({r for _, r in instances} - set(order))
     for region in order:
         accounts = sorted(a for a, r in instances if r == region)

@@ -40,7 +40,7 @@ def status(env: EnvConfig, clients: Clients, console: Console) -> int:
                  f"templates s3://{params.get(naming.PARAM_TEMPLATES_BUCKET, '?')}/"
                  f"{params.get(naming.PARAM_TEMPLATES_PREFIX, '')}")
     instances = ops.instances()
-    wanted = {(a, r) for a in env.deploy.accounts for r in naming.regions(env)}
+    wanted = {(a, r) for a in env.deploy.accounts for r in env.regions}
     console.line("Instances:")
     for key in sorted(set(instances) | wanted, key=lambda k: (k[1] != naming.STACK_SET_REGION, k[1], k[0])):
         summary = instances.get(key)
@@ -111,7 +111,7 @@ def diff(templates: TemplateSet, clients: Clients, console: Console) -> int:
     publication = Publication(templates.prefix, {
         region: RegionPublication(region, naming.template_bucket_name(env.project, clients.account, region),
                                   templates.prefix)
-        for region in naming.regions(env)})
+        for region in env.regions})
     desired = stack_set_parameters(templates, publication)
     for key in sorted(set(desired) | set(params)):
         if params.get(key) != desired.get(key):
@@ -147,7 +147,7 @@ def diff(templates: TemplateSet, clients: Clients, console: Console) -> int:
                 console.line(line.rstrip("\n"))
     instances = ops.instances()
     for account in env.deploy.accounts:
-        for region in naming.regions(env):
+        for region in env.regions:
             if (account, region) not in instances:
                 console.line(f"instance {account} {region}: missing (deploy creates it)")
                 differences += 1

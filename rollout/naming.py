@@ -27,19 +27,9 @@ PARAM_DISTRIBUTION_ARN = "DistributionArn"
 # Root template outputs the rollout reads.
 OUTPUT_DISTRIBUTION_ARN = "DistributionArn"
 
-MANAGED_BY = "edge-cdn-generator"
-
-
 def stack_set_name(env: EnvConfig) -> str:
     """`<project>-<env>`, e.g. edgecdn-prod."""
     return env.name_prefix
-
-
-def regions(env: EnvConfig) -> tuple[str, ...]:
-    """The regions of the environment's instances, in rollout order: the edge region first."""
-    if env.single_region:
-        return (EDGE_REGION,)
-    return (EDGE_REGION, env.primary_region)
 
 
 def template_bucket_name(project: str, account: str, region: str) -> str:

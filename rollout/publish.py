@@ -89,7 +89,7 @@ def publish_templates(templates: TemplateSet, clients: Clients) -> Publication:
     admin = clients.account
     prefix = templates.prefix
     result = Publication(prefix=prefix, regions={})
-    for region in naming.regions(env):
+    for region in env.regions:
         bucket = naming.template_bucket_name(env.project, admin, region)
         s3 = clients.admin("s3", region)
         _require_bucket(s3, bucket, env.environment)

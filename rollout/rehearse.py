@@ -169,7 +169,7 @@ class Rehearsal:
         accounts = ", ".join(env.deploy.accounts)
         self.console.line(f"Rehearsing the rollout of {naming.stack_set_name(env)} against moto at "
                           f"{self.endpoint_url}: administration account {ADMIN_ACCOUNT}, target "
-                          f"account(s) {accounts}, region(s) {', '.join(naming.regions(env))}.")
+                          f"account(s) {accounts}, region(s) {', '.join(env.regions)}.")
         from rollout.moto_models import unsupported_types
 
         missing = unsupported_types({name: self.templates.template(name) for name in self.templates.files})
@@ -216,10 +216,10 @@ class Rehearsal:
         cfn = self.clients.admin("cloudformation", naming.STACK_SET_REGION)
         summaries = cfn.list_stack_instances(StackSetName=naming.stack_set_name(env))["Summaries"]
         found = {(s["Account"], s["Region"]): s.get("Status") for s in summaries}
-        wanted = {(a, r) for a in env.deploy.accounts for r in naming.regions(env)}
+        wanted = {(a, r) for a in env.deploy.accounts for r in env.regions}
         self._check(set(found) == wanted and all(found[k] == "CURRENT" for k in wanted),
                     f"{len(wanted)} stack instances CURRENT ({len(env.deploy.accounts)} account(s) x "
-                    f"{', '.join(naming.regions(env))}); found {sorted(found.items())}")
+                    f"{', '.join(env.regions)}); found {sorted(found.items())}")
         for account in env.deploy.accounts:
             try:
                 self._verify_account(account)

@@ -151,6 +151,11 @@ class EnvConfig:
         return self.primary_region == EDGE_REGION
 
     @property
+    def regions(self) -> tuple[str, ...]:
+        """Where the environment's stacks run, in rollout order: us-east-1 first, then the primary."""
+        return (EDGE_REGION,) if self.single_region else (EDGE_REGION, self.primary_region)
+
+    @property
     def name_prefix(self) -> str:
         return f"{self.project}-{self.environment}"
 

@@ -57,12 +57,11 @@ def build(env: EnvConfig) -> Template:
     )
     groups = [("Component templates", [bucket, prefix]), ("Alarms", [alarm_email])]
     labels = {bucket: "Templates bucket", prefix: "Templates key prefix", alarm_email: "Alarm e-mail"}
-    allowed_regions = sorted({EDGE_REGION, env.primary_region})
     rules = {
         "SupportedRegion": {
             "Assertions": [{
-                "Assert": {"Fn::Contains": [allowed_regions, Region]},
-                "AssertDescription": f"This environment deploys only to {' and '.join(allowed_regions)}.",
+                "Assert": {"Fn::Contains": [list(env.regions), Region]},
+                "AssertDescription": f"This environment deploys only to {' and '.join(env.regions)}.",
             }]
         }
     }

@@ -91,7 +91,7 @@ class StubbedClients(Clients):
 def stub_published(clients: StubbedClients, templates: TemplateSet) -> None:
     """Every file of the set is already in each region's template bucket (HeadObject answers)."""
     env = templates.env
-    for region in naming.regions(env):
+    for region in env.regions:
         bucket = naming.template_bucket_name(env.project, clients.account, region)
         s3 = clients.stub("s3", region)
         s3.add_response("head_bucket", {}, {"Bucket": bucket})

@@ -36,7 +36,7 @@ def _publication(templates: TemplateSet, clients: StubbedClients) -> Publication
     env = templates.env
     return Publication(templates.prefix, {
         r: RegionPublication(r, naming.template_bucket_name(env.project, clients.account, r), templates.prefix)
-        for r in naming.regions(env)})
+        for r in env.regions})
 
 
 def _current_stack_set(templates: TemplateSet, clients: StubbedClients) -> dict[str, Any]:
