@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from troposphere import (
-    AWSObject,
-    Equals,
-    Output,
-    Parameter,
-    Region,
-    Sub,
-    Tags,
-    Template,
-)
-
 from awacs import kms as kms_actions
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
-from troposphere import kms
+from troposphere import AWSObject, Equals, Output, Parameter, Region, Sub, Tags, Template, kms
 
 from templates.config import EDGE_REGION, EnvConfig
 
@@ -34,11 +23,10 @@ def new_template(env: EnvConfig, component: str, summary: str) -> Template:
     return t
 
 
-def tags(env: EnvConfig, **extra: str) -> Tags:
-    """Project, Environment and ManagedBy tags, the environment's own tags, then extra ones."""
+def tags(env: EnvConfig) -> Tags:
+    """Project, Environment and ManagedBy tags, then the environment's own tags."""
     values = {"Project": env.project, "Environment": env.environment, "ManagedBy": MANAGED_BY}
     values.update(dict(env.tags))
-    values.update(extra)
     return Tags(**values)
 
 

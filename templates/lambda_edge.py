@@ -65,6 +65,11 @@ def function_name(env: EnvConfig, spec: EdgeFunction) -> str:
     return f"{env.name_prefix}-{spec.event_type}"
 
 
+def log_group_name(env: EnvConfig, spec: EdgeFunction) -> str:
+    """Where the function logs, in every region it runs in: always under the us-east-1 name."""
+    return f"/aws/lambda/{EDGE_REGION}.{function_name(env, spec)}"
+
+
 def version_output_name(spec: EdgeFunction) -> str:
     """The lambda_edge output that carries the function's numbered version ARN."""
     return f"{_logical(spec)}VersionArn"
@@ -78,11 +83,7 @@ def _add_execution_role(t: Template, env: EnvConfig) -> iam.Role:
     log_group_arns = [
         # Edge replicas log in the region where they ran, always under the us-east-1 name: the
         # region cannot be pinned (Lambda@Edge developer guide, "Edge function logs").
-        Sub(
-            "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:"
-            f"/aws/lambda/{EDGE_REGION}.{function_name(env, spec)}"
-            + suffix
-        )
+        Sub(f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{log_group_name(env, spec)}{suffix}")
         for spec in FUNCTIONS
         for suffix in ("", ":log-stream:*")
     ]
@@ -169,7 +170,7 @@ def _add_log_group(t: Template, env: EnvConfig, spec: EdgeFunction, function: aw
     return t.add_resource(
         retain(logs.LogGroup(
             f"{_logical(spec)}LogGroup",
-            LogGroupName=f"/aws/lambda/{EDGE_REGION}.{function_name(env, spec)}",
+            LogGroupName=log_group_name(env, spec),
             RetentionInDays=env.function_log_retention_days,
             KmsKeyId=GetAtt(key, "Arn"),
             Tags=tags(env),
