@@ -14,8 +14,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 
-from edgeconfig.model import EdgeConfig, StoredVersion, display_path, edge_config_path, load_edge_config
-from edgeconfig.store import ConflictError, EdgeConfigStore, StoreError
+from edgeconfig.model import EdgeConfig, StoredVersion, edge_config_path, load_edge_config
+from edgeconfig.store import EdgeConfigStore, StoreError
 from templates.config import ConfigError, EnvConfig, load_environment
 
 EXIT_OK = 0
@@ -142,7 +142,7 @@ def _error(message: str) -> None:
 def _local_config(args: argparse.Namespace, env: EnvConfig) -> EdgeConfig:
     path = args.file or edge_config_path(env.environment)
     if args.file is None and not path.is_file():
-        raise ConfigError(display_path(path), [("(file)", f"no edge configuration for environment "
+        raise ConfigError(path, [("(file)", f"no edge configuration for environment "
                                                           f"{env.environment!r}: create it (see docs/edge-config.md)")])
     return load_edge_config(path)
 

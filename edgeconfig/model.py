@@ -9,22 +9,13 @@ from typing import Any
 
 import yaml
 
-from templates.config import PROJECT_ROOT, ConfigError
+from templates.config import PROJECT_ROOT, ConfigError, display_path, read_yaml
 from templates.edge_functions import edge_handler as schema
 
 EDGE_CONFIG_DIR = PROJECT_ROOT / "config" / "edge"
 
 # A DynamoDB item holds at most 400 KB (names and values); the content is one attribute of it.
 MAX_CONTENT_BYTES = 350_000
-
-
-def display_path(path: Path | str) -> Path:
-    """`config/edge/prod.yaml` for files in the project, the path as given otherwise."""
-    path = Path(path)
-    try:
-        return path.resolve().relative_to(PROJECT_ROOT)
-    except ValueError:
-        return path
 
 
 def edge_config_path(environment: str) -> Path:
@@ -76,18 +67,7 @@ class EdgeConfig:
 def load_edge_config(path: Path | str) -> EdgeConfig:
     """Read and validate an edge configuration file; ConfigError names the file and the field path."""
     path = Path(path)
-    shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(shown, [("(file)", f"cannot be read: {exc.strerror or exc}")]) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(shown, [(where, f"is not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
-    return EdgeConfig.from_document(data, shown)
+    return EdgeConfig.from_document(read_yaml(path), display_path(path))
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,13 @@ class ConfigError(Exception):
     def __init__(self, path: Path | str, problems: list[tuple[str, str]]):
         self.path = Path(path)
         self.problems = problems
-        shown = _display_path(self.path)
+        shown = display_path(self.path)
         super().__init__("\n".join(f"{shown}: {field}: {msg}" for field, msg in problems))
 
 
-def _display_path(path: Path) -> str:
+def display_path(path: Path | str) -> str:
     """config/prod.yaml for the project's own files, the path as given otherwise."""
+    path = Path(path)
     try:
         return str(path.resolve().relative_to(PROJECT_ROOT))
     except ValueError:
@@ -442,20 +443,24 @@ def _domain(r: _Reader, data: Any) -> DomainConfig | None:
     return DomainConfig(zone_name=zone_name or "", hosted_zone_id=zone_id, aliases=aliases)
 
 
-def load_config(path: Path | str) -> EnvConfig:
-    """Read and validate one environment file; raise ConfigError naming the file and field."""
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; an unreadable or malformed file is a ConfigError naming the file and line."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [("(file)", f"cannot be read: {exc.strerror or exc}")]) from exc
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
         raise ConfigError(path, [(where, f"is not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
-    return parse_config(data, path, path.stem)
+
+
+def load_config(path: Path | str) -> EnvConfig:
+    """Read and validate one environment file; raise ConfigError naming the file and field."""
+    path = Path(path)
+    return parse_config(read_yaml(path), path, path.stem)
 
 
 def environment_names(config_dir: Path = CONFIG_DIR) -> list[str]:
