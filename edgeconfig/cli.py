@@ -143,7 +143,7 @@ def _local_config(args: argparse.Namespace, env: EnvConfig) -> EdgeConfig:
     path = args.file or edge_config_path(env.environment)
     if args.file is None and not path.is_file():
         raise ConfigError(path, [("(file)", f"no edge configuration for environment "
-                                                          f"{env.environment!r}: create it (see docs/edge-config.md)")])
+                                            f"{env.environment!r}: create it (see docs/edge-config.md)")])
     return load_edge_config(path)
 
 
