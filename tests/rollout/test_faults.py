@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from botocore.stub import ANY
+from botocore.stub import ANY, Stubber
 
 import deploy
 from rollout import cli, naming
@@ -57,6 +57,14 @@ def _results(*rows: tuple[str, str, str, str]) -> dict[str, Any]:
                           for a, r, s, why in rows]}
 
 
+def published_deploy(env_name: str) -> tuple[TemplateSet, StubbedClients, Stubber]:
+    """The environment's real template set, already published, and the us-east-1 CloudFormation stubber."""
+    templates = real_set(env_name)
+    clients = StubbedClients()
+    stub_published(clients, templates)
+    return templates, clients, clients.stub("cloudformation", EDGE)
+
+
 def _instance(account: str, region: str, status: str = "CURRENT") -> dict[str, Any]:
     return {"Account": account, "Region": region, "Status": status, "StackSetId": "set",
             "StackId": f"arn:aws:cloudformation:{region}:{account}:stack/StackSet-edgecdn-{region}/root"}
@@ -71,12 +79,9 @@ def _event(stack: str, logical: str, resource_type: str, status: str, reason: st
 
 def test_failure_in_the_second_region_names_account_region_resource_and_exits_1(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    templates = real_set("staging")
+    templates, clients, cfn = published_deploy("staging")
     env = templates.env
     account, primary = env.deploy.accounts[0], env.primary_region
-    clients = StubbedClients()
-    stub_published(clients, templates)
-    cfn = clients.stub("cloudformation", EDGE)
     name = naming.stack_set_name(env)
     cfn.add_client_error("list_stack_set_operations", "StackSetNotFoundException", "StackSet not found")
     cfn.add_client_error("describe_stack_set", "StackSetNotFoundException", "StackSet not found")
@@ -146,12 +151,9 @@ def test_failure_in_the_second_region_names_account_region_resource_and_exits_1(
 
 def test_failed_edge_operation_stops_before_the_primary_region(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    templates = real_set("staging")
+    templates, clients, cfn = published_deploy("staging")
     env = templates.env
     account = env.deploy.accounts[0]
-    clients = StubbedClients()
-    stub_published(clients, templates)
-    cfn = clients.stub("cloudformation", EDGE)
     cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
     cfn.add_response("describe_stack_set", _current_stack_set(templates, clients), None)
     cfn.add_response("list_stack_instances", {"Summaries": []}, None)
@@ -178,11 +180,8 @@ def test_failed_edge_operation_stops_before_the_primary_region(
 
 def test_operation_in_progress_is_waited_for_and_the_call_retried(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    templates = real_set("dev")
+    templates, clients, cfn = published_deploy("dev")
     account = templates.env.deploy.accounts[0]
-    clients = StubbedClients()
-    stub_published(clients, templates)
-    cfn = clients.stub("cloudformation", EDGE)
     cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
     cfn.add_response("describe_stack_set", _current_stack_set(templates, clients), None)
     cfn.add_response("list_stack_instances", {"Summaries": []}, None)
@@ -217,12 +216,9 @@ def test_operation_in_progress_is_waited_for_and_the_call_retried(
 def test_interrupted_rollout_resumes_after_the_running_operation(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """An earlier run was interrupted: its operation still runs and left the primary OUTDATED."""
-    templates = real_set("staging")
+    templates, clients, cfn = published_deploy("staging")
     env = templates.env
     account, primary = env.deploy.accounts[0], env.primary_region
-    clients = StubbedClients()
-    stub_published(clients, templates)
-    cfn = clients.stub("cloudformation", EDGE)
     cfn.add_response("list_stack_set_operations", {"Summaries": [{
         "OperationId": "op-interrupted", "Action": "UPDATE", "Status": "RUNNING", "CreationTimestamp": NOW}]}, None)
     cfn.add_response("describe_stack_set_operation", _operation("op-interrupted", "STOPPED", "UPDATE"), None)
@@ -257,11 +253,8 @@ def test_interrupted_rollout_resumes_after_the_running_operation(
 
 
 def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    templates = real_set("dev")
+    templates, clients, cfn = published_deploy("dev")
     account = templates.env.deploy.accounts[0]
-    clients = StubbedClients()
-    stub_published(clients, templates)
-    cfn = clients.stub("cloudformation", EDGE)
     cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
     cfn.add_client_error("describe_stack_set", "Throttling", "Rate exceeded", http_status_code=400)
     cfn.add_client_error("describe_stack_set", "Throttling", "Rate exceeded", http_status_code=400)
@@ -283,10 +276,7 @@ def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch, cap
 
 def test_throttling_that_does_not_stop_fails_with_exit_1(monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture) -> None:
-    templates = real_set("dev")
-    clients = StubbedClients()
-    stub_published(clients, templates)
-    cfn = clients.stub("cloudformation", EDGE)
+    templates, clients, cfn = published_deploy("dev")
     cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
     for _ in range(THROTTLE_ATTEMPTS):
         cfn.add_client_error("describe_stack_set", "Throttling", "Rate exceeded", http_status_code=400)
