@@ -1,6 +1,34 @@
-"""The lint step: cfn-lint in-process, with all checks and the edge rules, for each template."""
+"""The lint step: cfn-lint in-process, with all checks and the edge rules, for each template.
+
+Results come from the lint cache (templates/lint_cache.py) where the key matches; the other
+templates are linted on several processes, each finding list sorted, in the order given.
+"""
 
 from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Sequence
+
+from templates.lint_cache import LintCache
+
+
+@dataclass(frozen=True)
+class LintRequest:
+    """One template's bytes and the regions to lint it for."""
+
+    body: bytes
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LintResults:
+    """The findings of each request, in request order, and how many came from the cache."""
+
+    findings: list[list[str]]
+    from_cache: int
 
 
 def format_match(match) -> str:
@@ -8,12 +36,98 @@ def format_match(match) -> str:
     return f"{match.rule.id} {match.message} (line {match.linenumber})"
 
 
-def lint_environment(files: dict[str, bytes], regions: list[str]) -> dict[str, list[str]]:
-    """File name -> findings (errors, warnings and informational) for every linted region."""
-    # Imported here: loading cfn-lint takes about 0.4 s, which `generate.py --no-lint` should not pay.
+def default_jobs() -> int:
+    """The number of cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def lint_templates(requests: Sequence[LintRequest], jobs: int = 1, cache: LintCache | None = None,
+                   read_cache: bool = True) -> LintResults:
+    """Findings for every request: cached ones read, the rest linted on up to ``jobs`` processes and stored.
+
+    ``read_cache=False`` lints everything afresh and still refreshes the cache.
+    """
+    keys = [cache.key(r.body, r.regions) for r in requests] if cache is not None else [None] * len(requests)
+    findings: list[list[str] | None] = [
+        cache.get(key) if cache is not None and read_cache and key is not None else None for key in keys
+    ]
+    from_cache = sum(f is not None for f in findings)
+    todo = [i for i, f in enumerate(findings) if f is None]
+    if todo:
+        fresh = _lint_in_processes([requests[i] for i in todo], jobs)
+        for i, result in zip(todo, fresh):
+            findings[i] = result
+            if cache is not None and keys[i] is not None:
+                cache.put(keys[i], result)
+        if cache is not None:
+            cache.prune()
+    return LintResults([f for f in findings if f is not None], from_cache)
+
+
+def lint_environment(files: dict[str, bytes], regions: list[str], jobs: int = 1) -> dict[str, list[str]]:
+    """File name -> findings (errors, warnings and informational) for every linted region; no cache."""
+    results = lint_templates([LintRequest(body, tuple(regions)) for body in files.values()], jobs)
+    return dict(zip(files, results.findings))
+
+
+def lint_one(request: LintRequest) -> list[str]:
+    """The sorted findings of one template (this process loads cfn-lint and the rules on first use)."""
+    # Imported here: loading cfn-lint takes about 1.5 s, which `generate.py --no-lint` and a run
+    # served from the cache should not pay.
     from templates.lint_rules import lint_template
 
-    return {
-        filename: sorted(format_match(m) for m in lint_template(body.decode(), regions))
-        for filename, body in files.items()
-    }
+    return sorted(format_match(m) for m in lint_template(request.body.decode(), list(request.regions)))
+
+
+def _lint_in_processes(requests: list[LintRequest], jobs: int) -> list[list[str]]:
+    """lint_one over ``requests`` on up to ``jobs`` worker processes (here when one is enough); results in order."""
+    workers = min(jobs, len(requests))
+    if workers <= 1:
+        return [lint_one(r) for r in requests]
+
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods():
+        # Load cfn-lint and the rules once, here, and fork: every worker inherits them, where a
+        # spawned worker would spend ~1.5 s of CPU importing them again. gc.freeze() moves what is
+        # loaded out of the collector's reach, so workers neither rescan nor copy those pages.
+        from templates.lint_rules import _rules
+
+        _rules()
+        gc.freeze()
+        context, initializer = multiprocessing.get_context("fork"), _ignore_sigint
+    else:  # macOS (fork is unsafe with its system libraries), Windows
+        context, initializer = multiprocessing.get_context("spawn"), _start_spawned_worker
+
+    # Longest first, handed out one at a time: the last template to finish is a short one.
+    order = sorted(range(len(requests)), key=lambda i: -_estimated_cost(requests[i]))
+    results: list[list[str]] = [[] for _ in requests]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer)
+    try:
+        for i, findings in zip(order, pool.map(lint_one, [requests[i] for i in order])):
+            results[i] = findings
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C or an error: no template after the current ones
+    return results
+
+
+def _estimated_cost(request: LintRequest) -> int:
+    """Lint time grows with the template's structure (its lines; inline code is one line) and its regions."""
+    return request.body.count(b"\n") * len(request.regions)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool (no traceback from every worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start_spawned_worker() -> None:
+    """A spawned worker loads cfn-lint and the rules before its first template."""
+    _ignore_sigint()
+    from templates.lint_rules import _rules
+
+    _rules()
