@@ -112,6 +112,7 @@ def _lint_in_processes(requests: list[LintRequest], jobs: int) -> list[list[str]
             results[i] = findings
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C or an error: no template after the current ones
+        gc.unfreeze()
     return results
 
 
