@@ -26,7 +26,7 @@ from pathlib import Path
 
 from templates.build import BuildError, RenderedTemplate, render_checked
 from templates.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, EnvConfig, environment_names, load_environment
-from templates.lint import LintRequest, default_jobs, lint_templates
+from templates.lint import LintError, LintRequest, default_jobs, lint_templates
 from templates.lint_cache import CACHE_DIR, LintCache
 
 OUTPUT_DIR = PROJECT_ROOT / "output"
@@ -52,7 +52,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where the <env>.yaml files are (default: config/ beside this script)")
     parser.add_argument("--output", type=Path, default=OUTPUT_DIR, metavar="DIR",
                         help="where output/<env>/ goes (default: output/ beside this script)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cache_dir.exists() and not args.cache_dir.is_dir():
+        parser.error(f"argument --cache-dir: {args.cache_dir} is not a directory")
+    return args
 
 
 def _positive_int(text: str) -> int:
@@ -87,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     findings: dict[str, dict[str, list[str]]] = {}
     summary = None
     if not args.no_lint:
-        findings, summary = _lint(envs, rendered, args)
+        try:
+            findings, summary = _lint(envs, rendered, args)
+        except LintError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     for env in envs:
         _print_table(env, rendered[env.environment], findings.get(env.environment))
     if summary:

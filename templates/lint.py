@@ -81,6 +81,10 @@ def lint_one(request: LintRequest) -> list[str]:
     return sorted(format_match(m) for m in lint_template(request.body.decode(), list(request.regions)))
 
 
+class LintError(Exception):
+    """Linting could not finish (a worker process died)."""
+
+
 def _lint_in_processes(requests: list[LintRequest], jobs: int) -> list[list[str]]:
     """lint_one over ``requests`` on up to ``jobs`` worker processes (here when one is enough); results in order."""
     workers = min(jobs, len(requests))
@@ -90,17 +94,18 @@ def _lint_in_processes(requests: list[LintRequest], jobs: int) -> list[list[str]
     import gc
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    if sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods():
+    if _can_fork():
         # Load cfn-lint and the rules once, here, and fork: every worker inherits them, where a
-        # spawned worker would spend ~1.5 s of CPU importing them again. gc.freeze() moves what is
+        # spawned worker would spend ~1.7 s of CPU importing them again. gc.freeze() takes what is
         # loaded out of the collector's reach, so workers neither rescan nor copy those pages.
         from templates.lint_rules import _rules
 
         _rules()
         gc.freeze()
         context, initializer = multiprocessing.get_context("fork"), _ignore_sigint
-    else:  # macOS (fork is unsafe with its system libraries), Windows
+    else:
         context, initializer = multiprocessing.get_context("spawn"), _start_spawned_worker
 
     # Longest first, handed out one at a time: the last template to finish is a short one.
@@ -110,10 +115,19 @@ def _lint_in_processes(requests: list[LintRequest], jobs: int) -> list[list[str]
     try:
         for i, findings in zip(order, pool.map(lint_one, [requests[i] for i in order])):
             results[i] = findings
+    except BrokenProcessPool as exc:
+        raise LintError(f"a lint worker process died ({exc}); `--jobs 1` lints in this process") from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C or an error: no template after the current ones
         gc.unfreeze()
     return results
+
+
+def _can_fork() -> bool:
+    """Fork where it is safe: not on macOS, whose system libraries break in a forked child; Windows cannot."""
+    import multiprocessing
+
+    return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _estimated_cost(request: LintRequest) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from templates import lint_cache
+from templates import lint, lint_cache
 from templates.lint import LintRequest, lint_templates
 from templates.lint_cache import LintCache
 
@@ -220,6 +220,23 @@ def test_several_processes_find_what_one_finds_in_the_same_order():
     assert lint_templates(requests, jobs=3).findings == serial
 
 
+def test_spawned_workers_find_the_same(monkeypatch):
+    """The start method where fork is unsafe (macOS) or missing (Windows): workers load cfn-lint themselves."""
+    monkeypatch.setattr(lint, "_can_fork", lambda: False)
+    requests = [LintRequest(WEB_ACL, regions) for regions in (EDGE_ONLY, BOTH)]
+    assert lint_templates(requests, jobs=2).findings == lint_templates(requests, jobs=1).findings
+
+
+def _die(request: LintRequest) -> list[str]:
+    os._exit(3)
+
+
+def test_a_worker_that_dies_fails_the_lint_with_a_message(monkeypatch):
+    monkeypatch.setattr(lint, "lint_one", _die)
+    with pytest.raises(lint.LintError, match="a lint worker process died .*`--jobs 1` lints in this process"):
+        lint_templates([LintRequest(WEB_ACL, regions) for regions in (EDGE_ONLY, BOTH)], jobs=2)
+
+
 # ------------------------------------------------------------- generate.py as users run it
 
 
@@ -332,3 +349,21 @@ def test_two_runs_at_once_share_the_cache(tmp_path):
     third = generate(*options, "--output", str(tmp_path / "out3"), cwd=tmp_path)
     assert "lint: 0 templates linted, 7 reused from the cache" in third.stdout
     assert sorted(p.suffix for p in (tmp_path / "cache" / "findings").iterdir()) == [".json"] * 7
+
+
+def test_a_cache_that_cannot_be_written_costs_a_warning(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "findings").write_text("a file where the entries should go")
+    result = generate("--env", "dev", "--output", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: lint results not cached: cannot write {tmp_path}/cache/findings" in result.stderr
+    assert len(list((tmp_path / "out" / "dev").iterdir())) == 7
+
+
+def test_a_cache_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "cache").write_text("")
+    result = generate("--cache-dir", str(tmp_path / "cache"), "--output", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"argument --cache-dir: {tmp_path}/cache is not a directory" in result.stderr
+    assert not (tmp_path / "out").exists()
