@@ -223,10 +223,20 @@ def _target(raw: str, where: str, p: _Problems) -> str | None:
     if _CONTROL_RE.search(raw) or " " in raw or len(raw) > 2048:
         p.add(where, f"must be at most 2048 characters without spaces or control characters, got {_describe(raw)}")
         return None
-    if raw.startswith("/") and not raw.startswith("//"):
+    if raw.startswith("/"):
+        # Browsers read //host and /\host (also percent-encoded, once the viewer follows it) as another site.
+        if unquote(raw)[1:2] in ("/", "\\"):
+            p.add(where, f"must be a path starting with a single / (//host and /\\host name another site), "
+                  f"got {_describe(raw)}")
+            return None
         return raw
-    parts = urlsplit(raw)
-    if parts.scheme in ("http", "https") and parts.netloc:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
+        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed authority, e.g. http://[::1
+        absolute = False
+    if absolute:
         return raw
     p.add(where, f"must be a path starting with a single / or an http(s) URL with a host, got {_describe(raw)}")
     return None
@@ -451,6 +461,7 @@ class Redirect:
     keep_query: bool
     prefix: str
     keep_path: bool
+    on_site: bool  # a relative target: the Location must stay on this site, whatever the viewer's path
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,7 +526,7 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
         compiled = Redirect(status=str(rule["status"]), description=REDIRECT_STATUSES[rule["status"]],
                             location=location, fragment="#" + fragment if fragment else "",
                             keep_query=rule["query"] == "keep", prefix=rule.get("prefix", ""),
-                            keep_path=rule.get("keep_path", False))
+                            keep_path=rule.get("keep_path", False), on_site=rule["to"].startswith("/"))
         (prefixed if "prefix" in rule else exact)[rule.get("prefix", rule.get("from"))] = compiled
     experiments, routes = {}, {}
     for e in doc["experiments"]:
@@ -648,14 +659,42 @@ def _generated(status: str, description: str, headers: dict, body: str = "") -> 
     return response if size <= MAX_GENERATED_RESPONSE_BYTES else None
 
 
+_SEPARATORS_RE = re.compile(r"[/\\]+")
+_QUERY_SAFE = _LOCATION_SAFE.replace("#", "")
+
+
+def normalize_path(path: str) -> str:
+    """A decoded path as a browser resolves it: backslashes read as /, empty and dot segments removed.
+
+    The result starts with a single / (or is ""), so joined after a target it cannot name another
+    host: `//evil.example.com`, `/\\evil.example.com` and `/./../evil` all lose their meaning.
+    """
+    if "//" not in path and "\\" not in path and "/." not in path:
+        return path
+    pieces = _SEPARATORS_RE.split(path)
+    segments: list[str] = []
+    for segment in pieces:
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment and segment != ".":
+            segments.append(segment)
+    trailing = pieces[-1] in ("", ".", "..") and bool(segments)
+    return "/" + "/".join(segments) + ("/" if trailing else "")
+
+
 def _redirect(rule: Redirect, path: str, querystring: str) -> dict | None:
     location = rule.location
     if rule.prefix and rule.keep_path:
-        rest = path if rule.prefix == "/" else path[len(rule.prefix):]
+        rest = normalize_path(path if rule.prefix == "/" else path[len(rule.prefix):])
         if rest and rest != "/":
             location = location.rstrip("/") + quote(rest, safe=_PATH_SAFE)
     if rule.keep_query and querystring:
+        if not (querystring.isascii() and querystring.isprintable()) or " " in querystring or "#" in querystring:
+            querystring = quote(querystring, safe=_QUERY_SAFE)
         location += ("&" if "?" in location else "?") + querystring
+    if rule.on_site and (location[:1] != "/" or location[1:2] in ("/", "\\")):
+        return None  # never reached with validated rules; a relative rule must not send the viewer elsewhere
     return _generated(rule.status, rule.description, {"location": ("Location", location + rule.fragment)})
 
 
