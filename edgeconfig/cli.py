@@ -212,10 +212,9 @@ def _report(tables: EnvironmentTables, report: WriteReport, source: str) -> None
         _error(f"{outcome.account}: {outcome.failure.reason}")
     if report.refusal:
         _error(report.refusal)
-        return
-    failed = report.failures[0].account if report.failures else "?"
-    print(f"error: stopped at account {failed}; the accounts now run (version numbers are per account):",
-          file=sys.stderr)
+    else:
+        _error(f"stopped at account {report.failures[0].account}: the accounts after it were not attempted")
+    print("The accounts now run:", file=sys.stderr)
     for line in _running(report.outcomes, report.content_hash, source):
         print(line, file=sys.stderr)
 
