@@ -240,7 +240,8 @@ def _push(args: argparse.Namespace, env: EnvConfig) -> int:
                   "again.", file=sys.stderr)
         return EXIT_FAILED
     if not report.written:
-        print(f"nothing to push: every account already runs this content ({config.content_hash})")
+        print(f"nothing to push: the {len(report.outcomes)} account(s) already run this content "
+              f"({config.content_hash})")
         return EXIT_OK
     print(f"pushed version {report.version} to {len(report.written)} of {len(report.outcomes)} account(s); "
           f"edge locations apply it within {env.edge_config_cache_ttl_seconds} s")
@@ -253,12 +254,13 @@ def _rollback(args: argparse.Namespace, env: EnvConfig) -> int:
     _report(tables, report, "")
     if not report.ok:
         if not report.refusal:
-            _finish_rollback_hint(args, env, report)
+            _finish_rollback_hint(env, report)
         return EXIT_FAILED
     restored = sorted(set((report.restored_from or {}).values()))
     versions = ", ".join(str(v) for v in restored)
     if not report.written:
-        print(f"nothing to do: every account already runs the content of version {versions}")
+        print(f"nothing to do: the {len(report.outcomes)} account(s) already run the content of version "
+              f"{versions}")
         return EXIT_OK
     print(f"rolled back {len(report.written)} of {len(report.outcomes)} account(s): version {report.version} "
           f"holds the content of version {versions}; edge locations apply it within "
@@ -266,7 +268,7 @@ def _rollback(args: argparse.Namespace, env: EnvConfig) -> int:
     return EXIT_OK
 
 
-def _finish_rollback_hint(args: argparse.Namespace, env: EnvConfig, report: WriteReport) -> None:
+def _finish_rollback_hint(env: EnvConfig, report: WriteReport) -> None:
     """The command(s) that finish a rollback that stopped part-way: the accounts not done, by version to restore."""
     done = {o.account for o in report.outcomes if o.ok}
     groups: dict[int, list[str]] = {}

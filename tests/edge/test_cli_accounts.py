@@ -109,7 +109,7 @@ def test_push_writes_every_account_and_the_same_push_again_writes_nothing(capsys
     assert deployed(tables) == {account: (1, content_hash) for account in PROD.deploy.accounts}
 
     code, out, _ = cli(capsys, endpoint, "push", "--file", file)
-    assert code == 0 and "nothing to push: every account already runs this content" in out
+    assert code == 0 and "nothing to push: the 3 account(s) already run this content" in out
     assert all("unchanged: already this content" in row(out, a) for a in PROD.deploy.accounts)
     assert [history(client) for client in tables.values()] == [[1], [1], [1]]
 
