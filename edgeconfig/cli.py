@@ -21,6 +21,7 @@ from templates.config import ConfigError, EnvConfig, load_environment
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
 Manage the configuration the edge functions read from DynamoDB: redirects, index and SPA
@@ -141,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
     except (ClientError, BotoCoreError) as exc:
         _error(f"AWS request failed: {exc}")
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        # A write in progress is caught by the push itself, which reports every account.
+        _error("interrupted: run `edge-config show` to see what each account runs")
+        return EXIT_INTERRUPTED
 
 
 def _error(message: str) -> None:

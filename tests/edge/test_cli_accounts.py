@@ -376,3 +376,23 @@ def test_rollback_refuses_when_an_account_lacks_the_version(capsys, tmp_path, en
     assert "2 of 3 account(s) have no version to restore" in err
     assert deployed(tables) == before
     assert cli(capsys, endpoint, "rollback", "--to-version", "1", "--account", FIRST)[0] == 0
+
+
+def test_an_interrupt_during_the_writes_still_reports_every_account(capsys, tmp_path, endpoint, tables, monkeypatch):
+    real_store = EnvironmentTables.store
+
+    def store(self, account):
+        opened = real_store(self, account)
+        if account == SECOND:
+            def interrupted(*args, **kwargs):
+                raise KeyboardInterrupt
+            opened.write = interrupted
+        return opened
+
+    monkeypatch.setattr(EnvironmentTables, "store", store)
+    file = edge_file(tmp_path, "/one")
+    code, out, err = cli(capsys, endpoint, "push", "--file", file)
+    assert code == 1
+    assert row(out, FIRST).endswith("pushed version 1") and row(out, SECOND).endswith("FAILED: interrupted")
+    assert row(out, THIRD).endswith("not attempted")
+    assert f"  version 1 ({load_edge_config(file).content_hash}, {file}) in {FIRST}\n  nothing in {SECOND}, {THIRD}" in err
