@@ -84,23 +84,30 @@ def register(commands: Any) -> argparse.ArgumentParser:
     actions.add_parser("validate", parents=[common, local], help="check the local file (no AWS access)",
                        description="Validate config/edge/NAME.yaml; every problem names the field path.")
     push = actions.add_parser("push", parents=[common, local, aws], help="write the file as the next version",
-                              description="Validate the file, then write it as the next version, on the "
-                                          "condition that the deployed version did not change meanwhile.")
+                              description="Validate the file, read every account, then write the file as "
+                                          "the next version in each account that does not run it yet, on the "
+                                          "condition that its deployed version did not change meanwhile. "
+                                          "Stops at the first failed write and says which accounts run which "
+                                          "version; the same push again finishes the job.")
     push.add_argument("--message", "-m", default="", help="why: stored with the version and shown by show")
     push.add_argument("--expect-version", type=_non_negative, metavar="N",
                       help="only push if version N is deployed (0: nothing deployed yet) in every account "
                            "the push writes, e.g. the version a reviewed diff was made against")
     show = actions.add_parser("show", parents=[common, aws], help="print the deployed configuration",
-                              description="Print the deployed version, who pushed it and when, and its content.")
+                              description="Print each account's deployed version, who pushed it and when, "
+                                          "and each distinct content once.")
     what = show.add_mutually_exclusive_group()
     what.add_argument("--version", type=_positive, metavar="N", help="print version N from the history")
     what.add_argument("--history", action="store_true", help="list every version, newest first")
     actions.add_parser("diff", parents=[common, local, aws], help="compare the local file with the deployed one",
-                       description="Unified diff from the deployed configuration to the local file "
-                                   "(both with defaults filled in). Exit 1 when they differ.")
+                       description="Per account, whether the deployed configuration equals the local "
+                                   "file; then a unified diff from each distinct deployed configuration to "
+                                   "the file (both with defaults filled in). Exit 1 when one differs.")
     rollback = actions.add_parser("rollback", parents=[common, aws], help="restore an earlier version",
                                   description="Write a NEW version whose content is an earlier version's "
-                                              "(the previous one by default). History is never rewritten.")
+                                              "(the previous one by default) in every account. The content "
+                                              "restored must be the same in each account, or nothing is "
+                                              "written. History is never rewritten.")
     rollback.add_argument("--to-version", type=_positive, metavar="N",
                           help="version to restore (default: the one before the deployed version)")
     rollback.add_argument("--message", "-m", default="", help="why: stored with the new version")
