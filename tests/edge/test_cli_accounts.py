@@ -396,3 +396,21 @@ def test_an_interrupt_during_the_writes_still_reports_every_account(capsys, tmp_
     assert row(out, FIRST).endswith("pushed version 1") and row(out, SECOND).endswith("FAILED: interrupted")
     assert row(out, THIRD).endswith("not attempted")
     assert f"  version 1 ({load_edge_config(file).content_hash}, {file}) in {FIRST}\n  nothing in {SECOND}, {THIRD}" in err
+
+
+def test_credentials_of_one_of_the_accounts_are_used_there_directly(capsys, tmp_path, endpoint, tables, cf,
+                                                                    monkeypatch):
+    iam = cf.account_client("iam", FIRST, "us-east-1", endpoint)
+    iam.create_user(UserName="operator")
+    key = iam.create_access_key(UserName="operator")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    code, out, _ = cli(capsys, endpoint, "push", "--file", edge_file(tmp_path, "/one"))
+    assert code == 0 and all(row(out, a).endswith("pushed version 1") for a in PROD.deploy.accounts)
+    entered = {account: [r.session_name for r in sts_backends[account]["aws"].assumed_roles
+                         if r.session_name.startswith("edgecdn-deploy")] for account in PROD.deploy.accounts}
+    assert entered == {FIRST: [], SECOND: ["edgecdn-deploy-edge-config-write"],
+                       THIRD: ["edgecdn-deploy-edge-config-write"]}
+    pushed_by = tables[SECOND].get_item(TableName=TABLE, Key={"config_id": {"S": "prod"}, "version": {"N": "1"}})
+    assert pushed_by["Item"]["pushed_by"]["S"] == f"arn:aws:iam::{FIRST}:user/operator"
