@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _positive_int(text: str) -> int:
     """argparse type of --jobs: a whole number of processes, at least 1."""
-    if not text.strip().isdigit() or int(text) < 1:
+    if not text.strip().isdecimal() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number of processes, not {text!r}")
     return int(text)
 

@@ -9,7 +9,7 @@ A template's key hashes, besides the template's bytes and the regions it is lint
   check settings in its ``__init__.py``) and ``templates/lint.py`` (how findings are worded);
 * the ``.cfnlintrc`` files cfn-lint reads from the home and the working directory.
 
-Hashing cfn-lint's ~2,700 files takes about 0.4 s, so that digest is itself kept in the cache
+Hashing cfn-lint's ~2,700 files (35 MB) takes 0.1-0.4 s, so that digest is itself kept in the cache
 under a signature of their paths, sizes and modification times (a ``stat`` of each, ~20 ms).
 Entries are written to a temporary file and renamed into place, so runs sharing the directory
 never read half an entry; an entry that does not parse, carries another format marker or echoes

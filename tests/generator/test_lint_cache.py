@@ -270,7 +270,7 @@ def test_no_lint_loads_neither_cfn_lint_nor_a_pool(tmp_path):
     assert not {m for m in imported_modules(result.stderr) if m.split(".")[0] in ("cfnlint", "concurrent", "multiprocessing")}
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "", " "])
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "", " ", "\u00b2", "1e3"])
 def test_jobs_must_be_a_positive_whole_number(tmp_path, value):
     result = generate("--jobs", value, "--output", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2
