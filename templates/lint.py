@@ -51,21 +51,21 @@ def lint_templates(requests: Sequence[LintRequest], jobs: int = 1, cache: LintCa
 
     ``read_cache=False`` lints everything afresh and still refreshes the cache.
     """
-    keys = [cache.key(r.body, r.regions) for r in requests] if cache is not None else [None] * len(requests)
-    findings: list[list[str] | None] = [
-        cache.get(key) if cache is not None and read_cache and key is not None else None for key in keys
-    ]
-    from_cache = sum(f is not None for f in findings)
-    todo = [i for i, f in enumerate(findings) if f is None]
-    if todo:
-        fresh = _lint_in_processes([requests[i] for i in todo], jobs)
-        for i, result in zip(todo, fresh):
-            findings[i] = result
-            if cache is not None and keys[i] is not None:
-                cache.put(keys[i], result)
-        if cache is not None:
-            cache.prune()
-    return LintResults([f for f in findings if f is not None], from_cache)
+    keys = [cache.key(r.body, r.regions) if cache is not None else None for r in requests]
+    cached: dict[int, list[str]] = {}
+    if cache is not None and read_cache:
+        for i, key in enumerate(keys):
+            stored = cache.get(key) if key is not None else None
+            if stored is not None:
+                cached[i] = stored
+    todo = [i for i in range(len(requests)) if i not in cached]
+    fresh = dict(zip(todo, _lint_in_processes([requests[i] for i in todo], jobs) if todo else []))
+    if cache is not None and todo:
+        for i in todo:
+            if keys[i] is not None:
+                cache.put(keys[i], fresh[i])
+        cache.prune()
+    return LintResults([cached[i] if i in cached else fresh[i] for i in range(len(requests))], len(cached))
 
 
 def lint_environment(files: dict[str, bytes], regions: list[str], jobs: int = 1) -> dict[str, list[str]]:
