@@ -15,8 +15,9 @@ round's command line, so that a change in the machine's load hits both sides of 
   * `generate.py --no-cache --jobs 1`, linting on one process (the former target: at most 1.25).
 Peak memory: the largest resident set of one process (all runs) and the peak of the proportional
 set size summed over the process and its workers (one extra run per command, sampled every 20 ms;
-pages a forked worker shares with its parent count once). Load averages before and after say how
-busy the machine was.
+pages a forked worker shares with its parent count once). How busy the machine was: the load
+averages before and after, and the cores other processes used during each command's runs; on a
+shared machine `--wait-quiet` starts each round only once the others are (nearly) idle.
 """
 
 from __future__ import annotations
@@ -36,15 +37,36 @@ PYTHON = sys.executable
 CFN_LINT = str(Path(PYTHON).with_name("cfn-lint"))
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and the largest single-process peak RSS in MB of one run (its exit status must be 0)."""
+def busy_cpu_seconds() -> float:
+    """CPU seconds every process of the machine has used since boot (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, the largest single-process peak RSS in MB, and the cores other processes kept busy
+    meanwhile (the machine's busy time less this run's own CPU time, per wall second) of one run."""
+    busy = busy_cpu_seconds()
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=PROJECT)
-    _, status, usage = os.wait4(process.pid, 0)
+    _, status, usage = os.wait4(process.pid, 0)  # the usage includes the run's worker processes
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    others = max(0.0, busy_cpu_seconds() - busy - usage.ru_utime - usage.ru_stime) / elapsed
+    return elapsed, usage.ru_maxrss / 1024, others
+
+
+def wait_until_quiet(limit: float, patience: float) -> float:
+    """Wait (at most ``patience`` s) until other processes used under ``limit`` cores for 3 s; the cores they used."""
+    deadline = time.monotonic() + patience
+    while True:
+        busy = busy_cpu_seconds()
+        time.sleep(3)
+        others = (busy_cpu_seconds() - busy) / 3
+        if others < limit or time.monotonic() > deadline:
+            return others
 
 
 def _descendants(root: int) -> list[int]:
@@ -108,6 +130,8 @@ def verdict(met: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per command (the median is reported)")
+    parser.add_argument("--wait-quiet", action="store_true",
+                        help="before each round, wait until other processes use under 0.2 cores (at most 10 min)")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,10 +150,10 @@ def main() -> int:
             "generate.py --no-cache --jobs 1": generate + ["--no-cache", "--jobs", "1"],
         }
         load_before = load()
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-        round_loads = []
+        samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
         for _ in range(args.runs):
-            round_loads.append(load().split()[0])
+            if args.wait_quiet:
+                wait_until_quiet(0.2, 600)
             for name, command in commands.items():
                 samples[name].append(timed(command))
         tree = {name: tree_peak_pss(command) for name, command in commands.items()}
@@ -141,10 +165,13 @@ def main() -> int:
     ratio = {name: statistics.median(s[0] / cli for s, cli in zip(runs, cli_runs)) for name, runs in samples.items()}
     print(f"templates: {len(files)} (every environment in config/); {args.runs} runs each, median; "
           f"{cores} cores; load average {load_before} before, {load_after} after")
-    print(f"1-minute load average at the start of each round: {', '.join(round_loads)}")
-    print(f"{'':34}{'wall':>8}  {'/ cfn-lint':>10}  {'peak RSS':>9}  {'peak tree PSS':>13}")
+    print("'others': cores kept busy by other processes during the runs of a command (median, of "
+          f"{cores}); every ratio is against the command line of the same round")
+    print(f"{'':34}{'wall':>8}  {'/ cfn-lint':>10}  {'peak RSS':>9}  {'peak tree PSS':>13}  {'others':>6}")
     for name in commands:
-        print(f"{name:34}{wall[name]:7.3f}s  {ratio[name]:9.2f}x  {rss[name]:6.1f} MB  {tree[name]:10.1f} MB")
+        others = statistics.median(s[2] for s in samples[name])
+        print(f"{name:34}{wall[name]:7.3f}s  {ratio[name]:9.2f}x  {rss[name]:6.1f} MB  {tree[name]:10.1f} MB  "
+              f"{others:6.2f}")
     no_lint = wall["generate.py --no-lint"]
     print(f"generate.py --no-lint: targets 0.5 s and 150 MB: {verdict(no_lint <= 0.5 and rss['generate.py --no-lint'] <= 150)}")
     cached = ratio["generate.py (repeat, cached)"]
