@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_lint:
         for env in envs:
             findings[env.environment] = lint_environment(
-                {r.filename: r.body for r in rendered[env.environment]}, list(env.regions)
+                {r.filename: r.body for r in rendered[env.environment]}, list(env.instance_regions)
             )
     for env in envs:
         _print_table(env, rendered[env.environment], findings.get(env.environment))
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_table(env: EnvConfig, templates: list[RenderedTemplate], findings: dict[str, list[str]] | None) -> None:
-    regions = " + ".join(env.regions)
+    regions = " + ".join(env.instance_regions)
     print(f"\n{env.environment} ({env.source.name}; linted for {regions})" if findings is not None
           else f"\n{env.environment} ({env.source.name}; not linted)")
     print(f"  {'template':<18}{'resources':>10}{'bytes':>10}{'findings':>10}")

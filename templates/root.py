@@ -8,12 +8,15 @@ from troposphere import AccountId, And, Condition, Equals, GetAtt, If, Not, Ref,
 from troposphere.cloudformation import Stack
 
 from templates.common import (
+    IS_EDGE_LOG_REGION,
     IS_EDGE_REGION,
+    IS_MONITORED_REGION,
     IS_PRIMARY_REGION,
     add_output,
     add_parameter,
     add_region_conditions,
     is_any_account,
+    is_any_region,
     new_template,
     origin_bucket_domain,
     tags,
@@ -28,6 +31,8 @@ from templates.s3 import DISTRIBUTION_ARN_PATTERN
 DNS_HERE = "IsEdgeRegionWithDomain"
 NEW_ZONE_HERE = "IsEdgeRegionCreatingZone"
 ALIASES_HERE = "IsEdgeRegionServingAliases"
+# The templates are in <TemplatesBucket>-<region> rather than in TemplatesBucket itself.
+REGIONAL_TEMPLATES_BUCKET = "UsesRegionalTemplatesBucket"
 
 # Nested stacks in the order the components are described; each is output/<env>/<name>.json.
 COMPONENTS = ("s3", "dynamodb", "lambda_edge", "waf", "cloudfront", "route53", "monitoring")
@@ -39,18 +44,31 @@ def components(env: EnvConfig) -> tuple[str, ...]:
 
 
 def build(env: EnvConfig) -> Template:
-    """The root: edge components in us-east-1, regional ones in the primary region."""
+    """The root: edge components in us-east-1, regional ones in the primary region, the edge
+    functions' log groups in every edge log region, alarms in every region of the table."""
     t = new_template(env, "root", "CloudFront edge stack")
     add_region_conditions(t, env)
+    t.add_condition(IS_EDGE_LOG_REGION, is_any_region(env.edge_log_regions))
+    t.add_condition(IS_MONITORED_REGION, is_any_region(env.monitored_regions))
     bucket = add_parameter(
         t, "TemplatesBucket",
-        "Bucket holding the component templates, in the region where this stack is created "
-        "(deploy.py bootstrap creates one per region).",
+        "Bucket holding the component templates, in the region where this stack is created; with "
+        "TemplatesBucketPerRegion true, the start of the names of one bucket per region.",
         # No dots: the nested TemplateURL is virtual-hosted HTTPS, whose certificate (*.s3...)
         # does not cover a bucket name with dots.
         AllowedPattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
         ConstraintDescription="must be an S3 bucket name without dots",
     )
+    per_region = add_parameter(
+        t, "TemplatesBucketPerRegion",
+        "true: the templates are in <TemplatesBucket>-<region>, one bucket per region (deploy.py "
+        "bootstrap creates them), so one stack-set value serves every region; false: in TemplatesBucket.",
+        Default="false", AllowedValues=["false", "true"],
+    )
+    # A nested TemplateURL must name a bucket in the stack's own region, and a stack-set operation
+    # gives every region the same parameter values: the region completes the bucket name.
+    t.add_condition(REGIONAL_TEMPLATES_BUCKET, Equals(Ref(per_region), "true"))
+    templates_bucket = If(REGIONAL_TEMPLATES_BUCKET, Sub("${TemplatesBucket}-${AWS::Region}"), Ref(bucket))
     prefix = add_parameter(
         t, "TemplatesPrefix",
         "Key prefix of the component templates in that bucket, ending with a slash (may be empty).",
@@ -63,13 +81,14 @@ def build(env: EnvConfig) -> Template:
         Default=env.alarm_email or "", AllowedPattern=EMAIL_PATTERN,
         ConstraintDescription="must be an e-mail address or empty",
     )
-    groups = [("Component templates", [bucket, prefix]), ("Alarms", [alarm_email])]
-    labels = {bucket: "Templates bucket", prefix: "Templates key prefix", alarm_email: "Alarm e-mail"}
+    groups = [("Component templates", [bucket, per_region, prefix]), ("Alarms", [alarm_email])]
+    labels = {bucket: "Templates bucket", per_region: "One templates bucket per region",
+              prefix: "Templates key prefix", alarm_email: "Alarm e-mail"}
     rules = {
         "SupportedRegion": {
             "Assertions": [{
-                "Assert": {"Fn::Contains": [list(env.regions), Region]},
-                "AssertDescription": f"This environment deploys only to {' and '.join(env.regions)}.",
+                "Assert": {"Fn::Contains": [list(env.instance_regions), Region]},
+                "AssertDescription": f"This environment deploys only to {', '.join(env.instance_regions)}.",
             }]
         },
         # Per-account settings (domains) are chosen by account id: another account would silently
@@ -88,7 +107,7 @@ def build(env: EnvConfig) -> Template:
             _stack_id(name),
             TemplateURL=Sub(
                 "https://${Bucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${Prefix}" + f"{name}.json",
-                Bucket=Ref(bucket), Prefix=Ref(prefix),
+                Bucket=templates_bucket, Prefix=Ref(prefix),
             ),
             Tags=tags(env),
             # Deleting a nested stack deletes its resources except those that retain themselves
@@ -102,7 +121,8 @@ def build(env: EnvConfig) -> Template:
             stack.Condition = condition
         return t.add_resource(stack)
 
-    lambda_edge = nested("lambda_edge", IS_EDGE_REGION)
+    # Functions in us-east-1, their log groups wherever they may run and log.
+    lambda_edge = nested("lambda_edge", IS_EDGE_LOG_REGION)
     waf = nested("waf", IS_EDGE_REGION)
     cloudfront = nested("cloudfront", IS_EDGE_REGION, {
         "WebAclArn": GetAtt(waf, "Outputs.WebAclArn"),
@@ -138,10 +158,12 @@ def build(env: EnvConfig) -> Template:
         }
     s3 = nested("s3", IS_PRIMARY_REGION, {"DistributionArn": distribution_arn})
     dynamodb = nested("dynamodb", IS_PRIMARY_REGION)
-    # Monitoring exists in both regions (the SupportedRegion rule admits no other); it chooses
-    # its alarms by region itself.
-    monitoring = nested("monitoring", None, {
-        "DistributionId": If(IS_EDGE_REGION, GetAtt(cloudfront, "Outputs.DistributionId"), NO_DISTRIBUTION),
+    # Monitoring exists in us-east-1 and in each region of the table; it chooses its alarms by
+    # region itself.
+    distribution_id = GetAtt(cloudfront, "Outputs.DistributionId")
+    monitoring = nested("monitoring", IS_MONITORED_REGION, {
+        "DistributionId": distribution_id if env.monitored_regions == (EDGE_REGION,)
+        else If(IS_EDGE_REGION, distribution_id, NO_DISTRIBUTION),
         "AlarmEmail": Ref(alarm_email),
     })
 
@@ -207,4 +229,4 @@ def _add_outputs(t: Template, env: EnvConfig, lambda_edge, waf, cloudfront, s3, 
     for name, stack, description in primary:
         add_output(t, name, GetAtt(stack, f"Outputs.{name}"), description, condition=IS_PRIMARY_REGION)
     add_output(t, "AlarmTopicArn", GetAtt(monitoring, "Outputs.AlarmTopicArn"),
-               "SNS topic receiving this region's alarms.")
+               "SNS topic receiving this region's alarms.", condition=IS_MONITORED_REGION)

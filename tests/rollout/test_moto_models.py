@@ -320,11 +320,13 @@ def test_template_rules_are_checked_before_anything_is_created(moto: str) -> Non
     assert ("Template rule DistributionArnInPrimaryRegion failed: In us-west-2, DistributionArn must be the ARN "
             "that the us-east-1 stack outputs as DistributionArn.") in _stack_error(excinfo)
     dev_root = (ROOT / "output" / "dev" / "root.json").read_text()
+    # sa-east-1: a regional edge cache, but beyond dev's PriceClass_100, so not one of dev's regions.
     dev_account = _account_session(moto, "111111111111").client(
-        "cloudformation", region_name="us-west-2", endpoint_url=moto)
+        "cloudformation", region_name="sa-east-1", endpoint_url=moto)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         dev_account.create_stack(StackName="wrong-region", TemplateBody=dev_root, Parameters=templates_bucket)
-    assert "Template rule SupportedRegion failed: This environment deploys only to us-east-1." in _stack_error(excinfo)
+    assert ("Template rule SupportedRegion failed: This environment deploys only to us-east-1, us-east-2, "
+            "us-west-1, us-west-2, eu-central-1, eu-west-1, eu-west-2.") in _stack_error(excinfo)
     assert s3.list_objects_v2(Bucket="rule-templates")["KeyCount"] == 0
     for client in (cfn, dev_account, _client(moto, "cloudformation", "us-west-2")):
         assert [s["StackName"] for s in client.list_stacks()["StackSummaries"]] == []
