@@ -14,6 +14,7 @@ environments claim). output/ is replaced whole or not at all.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from templates.build import BuildError, RenderedTemplate, render_checked
 from templates.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, EnvConfig, environment_names, load_environment
+from templates.footprint import footprint
 from templates.global_rules import GlobalRuleError, domain_problems
 from templates.lint import lint_environment
 
@@ -98,6 +100,8 @@ def _print_table(env: EnvConfig, templates: list[RenderedTemplate], findings: di
     regions = " + ".join(env.instance_regions)
     print(f"\n{env.environment} ({env.source.name}; linted for {regions})" if findings is not None
           else f"\n{env.environment} ({env.source.name}; not linted)")
+    per_account = footprint(env, {r.component: json.loads(r.body) for r in templates})
+    print(f"  {per_account.summary()}; {len(env.deploy.accounts)} account(s)")
     print(f"  {'template':<18}{'resources':>10}{'bytes':>10}{'findings':>10}")
     for r in templates:
         count = "-" if findings is None else str(len(findings.get(r.filename, [])))

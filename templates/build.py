@@ -95,7 +95,7 @@ def check_wiring(templates: dict[str, dict]) -> list[str]:
     for logical_id, resource in root_template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::CloudFormation::Stack":
             continue
-        child_name = _child_name(resource["Properties"].get("TemplateURL"))
+        child_name = nested_template_name(resource["Properties"].get("TemplateURL"))
         if child_name is None or child_name not in templates:
             problems.append(f"root.{logical_id}: TemplateURL names no generated template ({child_name})")
             continue
@@ -129,7 +129,7 @@ def check_regions(env: EnvConfig, templates: dict[str, dict]) -> list[str]:
                         "where the environment has instances")
     required = {"lambda_edge": env.edge_log_regions, "monitoring": env.monitored_regions}
     for logical_id, resource in root_template.get("Resources", {}).items():
-        child = _child_name(resource.get("Properties", {}).get("TemplateURL")) \
+        child = nested_template_name(resource.get("Properties", {}).get("TemplateURL")) \
             if resource.get("Type") == "AWS::CloudFormation::Stack" else None
         if child not in templates:
             continue
@@ -143,7 +143,7 @@ def check_regions(env: EnvConfig, templates: dict[str, dict]) -> list[str]:
     return problems
 
 
-def _child_name(url: object) -> str | None:
+def nested_template_name(url: object) -> str | None:
     """The component named by a TemplateURL (a string or an Fn::Sub ending in <name>.json)."""
     if isinstance(url, dict) and "Fn::Sub" in url:
         url = url["Fn::Sub"][0] if isinstance(url["Fn::Sub"], list) else url["Fn::Sub"]

@@ -47,6 +47,8 @@ def test_full_run_lints_and_prints_the_table(tmp_path):
     assert ("prod (prod.yaml; linted for us-east-1 + us-west-2 + us-east-2 + us-west-1 + ap-south-1 + "
             "ap-northeast-1 + ap-northeast-2 + ap-southeast-1 + ap-southeast-2 + eu-central-1 + eu-west-1 + "
             "eu-west-2 + sa-east-1)") in result.stdout
+    # What each account runs and pays for its keys: an instance per region, a logs key in each.
+    assert "13 instances and 19 KMS keys per account ($19-57 a month in keys); 3 account(s)" in result.stdout
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0].endswith(".json")]
     assert {row[0] for row in rows} == {f"{c}.json" for c in ("root", *build.root.COMPONENTS)}
     assert all(row[-1] == "0" for row in rows), rows
@@ -149,3 +151,14 @@ def test_region_check_names_a_nested_stack_missing_from_a_configured_region(monk
         "ap-northeast-2, ap-southeast-1, eu-central-1, eu-west-2, sa-east-1",
         "root.WafStack creates waf.json in us-east-1, which its Rules refuse",
     ]
+
+
+def test_footprint_counts_the_keys_each_region_creates():
+    from templates.footprint import footprint
+
+    env = load_environment("staging")
+    keys = footprint(env, build.build_templates(env)).keys_by_region
+    assert list(keys) == list(env.instance_regions)
+    assert sorted(keys["us-west-2"]) == ["lambda_edge/EdgeFunctionLogsKey", "monitoring/AlarmTopicKey",
+                                         "s3/OriginBucketKey"]
+    assert keys["eu-central-1"] == ["lambda_edge/EdgeFunctionLogsKey"]  # a log-only region: its logs key
