@@ -31,7 +31,7 @@ from templates.s3 import DISTRIBUTION_ARN_PATTERN
 DNS_HERE = "IsEdgeRegionWithDomain"
 NEW_ZONE_HERE = "IsEdgeRegionCreatingZone"
 ALIASES_HERE = "IsEdgeRegionServingAliases"
-# The templates are in <TemplatesBucket>-<region> rather than in TemplatesBucket itself.
+# The templates are in <RegionalTemplatesBucketPrefix><region> rather than in TemplatesBucket.
 REGIONAL_TEMPLATES_BUCKET = "UsesRegionalTemplatesBucket"
 
 # Nested stacks in the order the components are described; each is output/<env>/<name>.json.
@@ -52,23 +52,25 @@ def build(env: EnvConfig) -> Template:
     t.add_condition(IS_MONITORED_REGION, is_any_region(env.monitored_regions))
     bucket = add_parameter(
         t, "TemplatesBucket",
-        "Bucket holding the component templates, in the region where this stack is created; with "
-        "TemplatesBucketPerRegion true, the start of the names of one bucket per region.",
+        "Bucket holding the component templates, in the region where this stack is created "
+        "(unless RegionalTemplatesBucketPrefix is set).",
         # No dots: the nested TemplateURL is virtual-hosted HTTPS, whose certificate (*.s3...)
         # does not cover a bucket name with dots.
         AllowedPattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
         ConstraintDescription="must be an S3 bucket name without dots",
     )
-    per_region = add_parameter(
-        t, "TemplatesBucketPerRegion",
-        "true: the templates are in <TemplatesBucket>-<region>, one bucket per region (deploy.py "
-        "bootstrap creates them), so one stack-set value serves every region; false: in TemplatesBucket.",
-        Default="false", AllowedValues=["false", "true"],
+    regional_prefix = add_parameter(
+        t, "RegionalTemplatesBucketPrefix",
+        "With one templates bucket per region named <prefix><region> (deploy.py bootstrap creates "
+        "them), that prefix: each stack then reads its own region's bucket. Empty: TemplatesBucket.",
+        Default="", AllowedPattern=r"^$|^[a-z0-9][a-z0-9-]{1,46}-$",
+        ConstraintDescription="must be empty or the start of a bucket name, ending with -",
     )
     # A nested TemplateURL must name a bucket in the stack's own region, and a stack-set operation
     # gives every region the same parameter values: the region completes the bucket name.
-    t.add_condition(REGIONAL_TEMPLATES_BUCKET, Equals(Ref(per_region), "true"))
-    templates_bucket = If(REGIONAL_TEMPLATES_BUCKET, Sub("${TemplatesBucket}-${AWS::Region}"), Ref(bucket))
+    t.add_condition(REGIONAL_TEMPLATES_BUCKET, Not(Equals(Ref(regional_prefix), "")))
+    templates_bucket = If(REGIONAL_TEMPLATES_BUCKET, Sub("${RegionalTemplatesBucketPrefix}${AWS::Region}"),
+                          Ref(bucket))
     prefix = add_parameter(
         t, "TemplatesPrefix",
         "Key prefix of the component templates in that bucket, ending with a slash (may be empty).",
@@ -81,8 +83,8 @@ def build(env: EnvConfig) -> Template:
         Default=env.alarm_email or "", AllowedPattern=EMAIL_PATTERN,
         ConstraintDescription="must be an e-mail address or empty",
     )
-    groups = [("Component templates", [bucket, per_region, prefix]), ("Alarms", [alarm_email])]
-    labels = {bucket: "Templates bucket", per_region: "One templates bucket per region",
+    groups = [("Component templates", [bucket, regional_prefix, prefix]), ("Alarms", [alarm_email])]
+    labels = {bucket: "Templates bucket", regional_prefix: "Prefix of the templates bucket of each region",
               prefix: "Templates key prefix", alarm_email: "Alarm e-mail"}
     rules = {
         "SupportedRegion": {

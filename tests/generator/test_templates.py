@@ -124,14 +124,14 @@ def test_template_urls_come_from_bucket_and_prefix(built):
     for stack in resources_of(root, "AWS::CloudFormation::Stack").values():
         url = stack["Properties"]["TemplateURL"]["Fn::Sub"]
         assert url[0].startswith("https://${Bucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${Prefix}")
-        # One stack-set value names a bucket in every region: <TemplatesBucket>-<region>.
+        # One stack-set value names a bucket in every region: <RegionalTemplatesBucketPrefix><region>.
         assert url[1] == {"Bucket": {"Fn::If": ["UsesRegionalTemplatesBucket",
-                                                {"Fn::Sub": "${TemplatesBucket}-${AWS::Region}"},
+                                                {"Fn::Sub": "${RegionalTemplatesBucketPrefix}${AWS::Region}"},
                                                 {"Ref": "TemplatesBucket"}]},
                           "Prefix": {"Ref": "TemplatesPrefix"}}
     assert root["Conditions"]["UsesRegionalTemplatesBucket"] == {
-        "Fn::Equals": [{"Ref": "TemplatesBucketPerRegion"}, "true"]}
-    assert root["Parameters"]["TemplatesBucketPerRegion"]["Default"] == "false"  # the console: one bucket
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RegionalTemplatesBucketPrefix"}, ""]}]}
+    assert root["Parameters"]["RegionalTemplatesBucketPrefix"]["Default"] == ""  # the console: TemplatesBucket
 
 
 def test_root_parameters_are_described_constrained_and_grouped(built):
