@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import binascii
 import bisect
-import collections
 import fnmatch
 import hashlib
 import hmac
@@ -451,11 +450,36 @@ _PATH_SAFE = "/!$&'()*+,;=:@~"
 
 
 def _record(cls: type) -> type:
-    """`cls` as an immutable record of its annotated fields: dataclass(frozen=True, slots=True) without
-    importing dataclasses and inspect, which cost ~10 ms of every cold start's CPU (~0.15 s at 128 MB)."""
-    fields = collections.namedtuple(cls.__name__, tuple(cls.__annotations__))
-    body = {name: value for name, value in vars(cls).items() if name not in ("__dict__", "__weakref__")}
-    return type(cls.__name__, (fields,), {**body, "__slots__": ()})
+    """`cls` as an immutable record of its annotated fields, with slots, value equality and a repr.
+
+    What dataclass(frozen=True, slots=True) makes, without importing dataclasses and inspect: ~10 ms of
+    every cold start's CPU, ~0.15 s at 128 MB. Slots keep attribute reads as fast (namedtuple's are not).
+    """
+    fields = tuple(cls.__annotations__)
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        values = dict(zip(fields, args), **kwargs)
+        if len(args) + len(kwargs) != len(fields) or values.keys() != set(fields):
+            raise TypeError(f"{cls.__name__}() takes exactly the fields {', '.join(fields)}")
+        for name in fields:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        raise AttributeError(f"{cls.__name__} is immutable")
+
+    def __eq__(self: Any, other: Any) -> bool:
+        return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in fields)
+
+    def __hash__(self: Any) -> int:
+        return hash(tuple(getattr(self, f) for f in fields))
+
+    def __repr__(self: Any) -> str:
+        return f"{cls.__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in fields)})"
+
+    namespace = {name: value for name, value in vars(cls).items() if name not in ("__dict__", "__weakref__")}
+    namespace.update(__slots__=fields, __init__=__init__, __setattr__=__setattr__, __eq__=__eq__,
+                     __hash__=__hash__, __repr__=__repr__)
+    return type(cls.__name__, cls.__bases__, namespace)
 
 
 @_record
@@ -843,10 +867,6 @@ def lambda_credentials() -> tuple[str, str, str]:
     return access_key, secret_key, env.get("AWS_SESSION_TOKEN", "")
 
 
-def _hmac_sha256(key: bytes, text: str) -> bytes:
-    return hmac.digest(key, text.encode("utf-8"), "sha256")
-
-
 def sign_v4(host: str, headers: dict, body: bytes, region: str, service: str,
             credentials: tuple[str, str, str], amz_date: str) -> dict:
     """The headers of a `POST /` request signed with AWS Signature Version 4: Host, `headers`, X-Amz-Date,
@@ -865,9 +885,9 @@ def sign_v4(host: str, headers: dict, body: bytes, region: str, service: str,
     string_to_sign = "\n".join((
         "AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()))
     key = ("AWS4" + secret_key).encode("utf-8")
-    for part in (amz_date[:8], region, service, "aws4_request"):
-        key = _hmac_sha256(key, part)
-    signature = hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
+    for part in (amz_date[:8], region, service, "aws4_request", string_to_sign):
+        key = hmac.digest(key, part.encode("utf-8"), "sha256")
+    signature = key.hex()
     signed["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
                                f"SignedHeaders={signed_names}, Signature={signature}")
     return signed

@@ -60,6 +60,9 @@ def _certificate(subject: str, issuer: str, key, signing_key, *, ca: bool, hosts
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         builder = builder.add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
                                         critical=False)
+        # Python 3.13's default context checks X.509 strictly: an issued certificate must name its issuer's key.
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()), critical=False)
     return builder.sign(signing_key, hashes.SHA256())
 
 
