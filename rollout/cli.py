@@ -175,7 +175,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit 0 when there is no difference, 1 when there are differences.")
     destroy = add("destroy", cmd_destroy, "delete the instances and the stack set (keeps retained data)",
                   "Delete the instances (primary region first) and the stack set. Resources with\n"
-                  "DeletionPolicy Retain stay and are listed; edge functions that CloudFront still\n"
+                  "DeletionPolicy RetainExceptOnCreate stay and are listed; edge functions that CloudFront still\n"
                   "replicates are reported with what to run later.")
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
     add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",

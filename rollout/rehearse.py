@@ -90,18 +90,20 @@ def seed_accounts(env: EnvConfig) -> list[str]:
                             path="/", permissions_boundary=None, description="AWS Organizations access",
                             tags=[], max_session_duration="3600", linked_service=None)
             seeded.append(f"{account}: role {naming.DEFAULT_BOOTSTRAP_ROLE_NAME}")
-    if env.domain and env.domain.hosted_zone_id:
-        for account in env.deploy.accounts:
-            route53 = route53_backends[account]["aws"]
-            if env.domain.hosted_zone_id in route53.zones:
-                continue
-            zone = route53.create_hosted_zone(env.domain.zone_name, private_zone=False,
-                                              comment="delegated zone (rehearsal)")
-            # The config names an existing zone by id: give moto's new zone that id.
-            route53.zones.pop(zone.resource_id)
-            zone.resource_id = env.domain.hosted_zone_id
-            route53.zones[zone.resource_id] = zone
-            seeded.append(f"{account}: hosted zone {env.domain.zone_name} ({zone.resource_id})")
+    for account, domain in env.account_domains:
+        # Each account's existing, delegated zone, in that account only: a zone lives in one account.
+        if domain.hosted_zone_id is None:
+            continue
+        route53 = route53_backends[account]["aws"]
+        if domain.hosted_zone_id in route53.zones:
+            continue
+        zone = route53.create_hosted_zone(domain.zone_name, private_zone=False,
+                                          comment="delegated zone (rehearsal)")
+        # The config names an existing zone by id: give moto's new zone that id.
+        route53.zones.pop(zone.resource_id)
+        zone.resource_id = domain.hosted_zone_id
+        route53.zones[zone.resource_id] = zone
+        seeded.append(f"{account}: hosted zone {domain.zone_name} ({zone.resource_id})")
     return seeded
 
 
@@ -245,12 +247,16 @@ class Rehearsal:
 
         policy = json.loads(self._client(account, "s3", env.primary_region)
                             .get_bucket_policy(Bucket=origin_bucket)["Policy"])
-        source_arns = [s.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
-                       for s in policy.get("Statement", [])
-                       if s.get("Effect") == "Allow" and "cloudfront.amazonaws.com" in json.dumps(s.get("Principal"))]
-        self._check(source_arns == [distribution_arn],
-                    f"{account}: origin bucket {origin_bucket} ({env.primary_region}) lets CloudFront read "
-                    f"only for the {EDGE_REGION} distribution (AWS:SourceArn {source_arns})")
+        cloudfront_grants = [s for s in policy.get("Statement", []) if s.get("Effect") == "Allow"
+                             and "cloudfront.amazonaws.com" in json.dumps(s.get("Principal"))]
+        source_arns = sorted({s.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
+                              for s in cloudfront_grants})
+        actions = sorted({a for s in cloudfront_grants
+                          for a in ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", []))})
+        # ListBucket makes a missing object a 404 instead of a 403.
+        self._check(source_arns == [distribution_arn] and actions == ["s3:GetObject", "s3:ListBucket"],
+                    f"{account}: origin bucket {origin_bucket} ({env.primary_region}) lets CloudFront read and "
+                    f"list only for the {EDGE_REGION} distribution (AWS:SourceArn {source_arns}, {actions})")
         origins = [o["DomainName"] for o in config["Origins"].get("Items", [])]
         regional = f"{origin_bucket}.s3.{env.primary_region}.amazonaws.com"
         self._check(regional in origins, f"{account}: the distribution's origin is {regional} (origins {origins})")
@@ -262,13 +268,14 @@ class Rehearsal:
                     f"{account}: the distribution carries the CLOUDFRONT web ACL {web_acl or '(none)'}")
 
         certificate = config.get("ViewerCertificate", {})
-        if env.custom_domain:
+        domain = env.domain_for(account)
+        if domain is not None and domain.aliases:
             arn = certificate.get("ACMCertificateArn", "")
             described = self._client(account, "acm", EDGE_REGION).describe_certificate(CertificateArn=arn)["Certificate"] \
                 if arn.startswith(f"arn:aws:acm:{EDGE_REGION}:") else {}
             names = set([described.get("DomainName", "")] + described.get("SubjectAlternativeNames", []))
             aliases = set(config.get("Aliases", {}).get("Items", []))
-            self._check(described.get("Status") == "ISSUED" and aliases <= names and aliases == set(env.domain.aliases),
+            self._check(described.get("Status") == "ISSUED" and aliases <= names and aliases == set(domain.aliases),
                         f"{account}: the distribution uses ISSUED us-east-1 certificate {arn or '(none)'} "
                         f"covering {sorted(aliases)}")
         else:
@@ -289,21 +296,21 @@ class Rehearsal:
         self._check(bool(arns) and existing == arns,
                     f"{account}: the distribution's edge functions are numbered versions in us-east-1: {short}")
 
-        if env.custom_domain:
-            zone_id = env.domain.hosted_zone_id
+        if domain is not None and domain.aliases:
+            zone_id = domain.hosted_zone_id
             records = self._client(account, "route53", EDGE_REGION).list_resource_record_sets(
                 HostedZoneId=zone_id)["ResourceRecordSets"]
-            domain = distribution["DomainName"].rstrip(".")
+            target = distribution["DomainName"].rstrip(".")
             missing = []
-            for alias in env.domain.aliases:
+            for alias in domain.aliases:
                 for record_type in ("A", "AAAA"):
                     match = [r for r in records if r["Name"].rstrip(".") == alias and r["Type"] == record_type
-                             and r.get("AliasTarget", {}).get("DNSName", "").rstrip(".") == domain
+                             and r.get("AliasTarget", {}).get("DNSName", "").rstrip(".") == target
                              and r.get("AliasTarget", {}).get("HostedZoneId") == CLOUDFRONT_HOSTED_ZONE_ID]
                     if not match:
                         missing.append(f"{record_type} {alias}")
             self._check(not missing, f"{account}: Route53 zone {zone_id} aliases "
-                                     f"{', '.join(env.domain.aliases)} (A and AAAA) to {domain}"
+                                     f"{', '.join(domain.aliases)} (A and AAAA) to {target}"
                                      + (f"; missing {', '.join(missing)}" if missing else ""))
 
 
