@@ -198,7 +198,7 @@ import json, time
 started = time.process_time()
 import boto3
 boto3.client("dynamodb")
-print(json.dumps({{"cpu_ms": (time.process_time() - started) * 1000}}))
+print(json.dumps({"cpu_ms": (time.process_time() - started) * 1000}))
 """
 
 def trigger_event(event_type: str) -> dict:
@@ -214,7 +214,9 @@ def trigger_event(event_type: str) -> dict:
 
 def run_python(python: str, program: str, env: dict) -> dict:
     """The JSON that `program` prints, run by a fresh interpreter."""
-    out = subprocess.run([python, "-c", program], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([python, "-c", program], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{python} failed:\n{out.stderr}")
     return json.loads(out.stdout.splitlines()[-1])
 
 

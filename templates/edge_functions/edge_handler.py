@@ -1441,7 +1441,8 @@ def _log(event: str, **fields: Any) -> None:
 # http.client is not used either: it imports the email package, ~10 ms more of cold-start CPU.
 
 GET_ITEM_TARGET = "DynamoDB_20120810.GetItem"
-# Today's limits, as botocore had them: connect 1 s, read 1 s, one attempt (the next TTL window retries).
+# The limits the boto3 client had: connect 1 s, read 1 s, one attempt. A viewer trigger has 5 s in all,
+# and the next TTL window is the retry.
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 1.0
 # An item is at most 400 KB; its JSON, with every character escaped, stays well under this.
@@ -1497,6 +1498,7 @@ def sign_v4(host: str, headers: dict, body: bytes, region: str, service: str,
     string_to_sign = "\n".join((
         "AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()))
     key = ("AWS4" + secret_key).encode("utf-8")
+    # HMAC-SHA256 down the chain: the signing key of date, region and service, then the signature.
     for part in (amz_date[:8], region, service, "aws4_request", string_to_sign):
         key = hmac.digest(key, part.encode("utf-8"), "sha256")
     signature = key.hex()
