@@ -1594,12 +1594,13 @@ class DynamoDBClient:
 
     def close(self) -> None:
         """Drop the connection; the next read opens a new one."""
-        sock, self._sock, self._reader = self._sock, None, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+        for stream in (self._reader, self._sock):  # the socket closes once its reader has
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._sock = self._reader = None
 
     def _exchange(self, request: bytes) -> tuple[int, bytes]:
         reused = self._sock is not None and not _closed_by_peer(self._sock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 import ssl
 import string
 import time
@@ -296,7 +297,10 @@ def test_a_server_that_never_answers_times_out_and_fails_open(cf, fake_dynamodb,
 
 
 def test_a_closed_port_fails_open(cf, handler, capsys):
-    handler("127.0.0.1:9", ["us-west-2"])
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler(f"127.0.0.1:{port}", ["us-west-2"])
     assert _location(cf) == "pass-through"
     assert "edge_config_read_failed" in capsys.readouterr().out
 
