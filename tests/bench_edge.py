@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "edge"))
 
-from dynamodb_endpoints import FakeDynamoDB, TestPKI, make_pki  # noqa: E402
+from dynamodb_endpoints import FakeDynamoDB, LocalPKI, make_pki  # noqa: E402
 
 from templates.config import load_environment  # noqa: E402
 from templates.edge_functions import FUNCTIONS, bake_source  # noqa: E402
@@ -151,7 +151,8 @@ def current_item(redirect_rules: int) -> dict:
             "content_hash": {"S": edge_handler.content_hash(content)}}
 
 
-def count_reads(server: FakeDynamoDB, pki: TestPKI, requests: int, spacing_s: float, ttl: int) -> tuple[int, int, int]:
+def count_reads(server: FakeDynamoDB, pki: LocalPKI, requests: int, spacing_s: float,
+                ttl: int) -> tuple[int, int, int]:
     """(GetItem calls, TLS connections, TTL windows) over `requests` simulated requests `spacing_s` apart."""
     # The credentials Lambda gives a function; the stand-in checks the signature against the secret.
     os.environ.update(AWS_ACCESS_KEY_ID="AKIDBENCH", AWS_SECRET_ACCESS_KEY=server.secret_key,
@@ -201,6 +202,7 @@ boto3.client("dynamodb")
 print(json.dumps({"cpu_ms": (time.process_time() - started) * 1000}))
 """
 
+
 def trigger_event(event_type: str) -> dict:
     """A CloudFront event for `event_type` whose request hits the first redirect rule of site_config."""
     event = copy.deepcopy(_EVENT)
@@ -220,7 +222,7 @@ def run_python(python: str, program: str, env: dict) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def cold_starts(python: str, server: FakeDynamoDB, pki: TestPKI,
+def cold_starts(python: str, server: FakeDynamoDB, pki: LocalPKI,
                 work: Path) -> tuple[dict[str, list[dict]], list[float], dict]:
     """(runs per trigger, boto3 CPU ms per run, environment) for COLD_RUNS interleaved rounds."""
     source = bake_source({"table_name": TABLE, "table_regions": ["us-west-2"], "cache_ttl_seconds": 60,
@@ -284,13 +286,12 @@ print(json.dumps(parts))
 """
 
 
-def cold_start_parts(python: str, server: FakeDynamoDB, pki: TestPKI, work: Path, env: dict) -> dict[str, float]:
+def cold_start_parts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path, env: dict) -> dict[str, float]:
     """Median CPU ms of each step of a viewer-request cold start, over COLD_RUNS fresh processes."""
     tree = ast.parse((work / "index.py").read_text(encoding="utf-8"))
     modules = sorted({alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
                      | {node.module for node in tree.body if isinstance(node, ast.ImportFrom)} - {"__future__"})
-    program = _COLD_START_PARTS.format(path=str(work / "index.py"), ca_sha256=pki.ca_sha256,
-                                       modules=modules,
+    program = _COLD_START_PARTS.format(path=str(work / "index.py"), ca_sha256=pki.ca_sha256, modules=modules,
                                        endpoint=server.endpoint, table=TABLE, config_id=CONFIG_ID,
                                        event=json.dumps(trigger_event("viewer-request")))
     runs = [run_python(python, program, env) for _ in range(COLD_RUNS)]
@@ -410,7 +411,7 @@ def _verdict(met: bool) -> str:
     return "[ok]" if met else "[MISSED]"
 
 
-def report_cold_start(python: str, server: FakeDynamoDB, pki: TestPKI, work: Path) -> bool:
+def report_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path) -> bool:
     """Print the cold-start figures; True if every target is met."""
     version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
                              text=True, check=True).stdout.strip()
@@ -418,7 +419,8 @@ def report_cold_start(python: str, server: FakeDynamoDB, pki: TestPKI, work: Pat
     boto3_median = statistics.median(boto3_ms)
     print(f"cold start (Python {version}): a fresh process imports index.py, compiled from source as on Lambda,\n"
           f"and handles one event, which reads the configuration (200 redirect rules, 5 experiments) over HTTPS.\n"
-          f"CPU time, median of {COLD_RUNS} runs; at {LAMBDA_MB} MB, a viewer waits about CPU x {ONE_VCPU_MB}/{LAMBDA_MB}:")
+          f"CPU time, median of {COLD_RUNS} runs; at {LAMBDA_MB} MB a viewer waits about CPU x "
+          f"{ONE_VCPU_MB}/{LAMBDA_MB}:")
     ok, worst = True, 0.0
     for spec in FUNCTIONS:
         cpu = statistics.median(run["cpu_ms"] for run in runs[spec.handler])
@@ -469,7 +471,7 @@ def report_warm_path() -> bool:
     return ok and growth < 2.0
 
 
-def report_reads(server: FakeDynamoDB, pki: TestPKI) -> bool:
+def report_reads(server: FakeDynamoDB, pki: LocalPKI) -> bool:
     """Print the DynamoDB reads per TTL window; True if at most one per window, over one connection."""
     requests, spacing, ttl = 100_000, 0.01, 60
     reads, connections, windows = count_reads(server, pki, requests, spacing, ttl)

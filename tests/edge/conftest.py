@@ -19,7 +19,7 @@ from templates.edge_functions import edge_handler
 # The helpers next to this file (dynamodb_endpoints) import by name.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dynamodb_endpoints import FakeDynamoDB, TestPKI, TLSFront, make_pki  # noqa: E402
+from dynamodb_endpoints import FakeDynamoDB, LocalPKI, TLSFront, make_pki  # noqa: E402
 
 # Shapes from the CloudFront developer guide, "Lambda@Edge event structure" (example viewer request,
 # example origin response); only uri, querystring, clientIp, headers and status vary per test.
@@ -234,13 +234,13 @@ def cf() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPKI:
     """A test certificate authority and the server certificates it issued."""
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="session")
-def moto_https(pki: TestPKI) -> Iterator[TLSFront]:
+def moto_https(pki: LocalPKI) -> Iterator[TLSFront]:
     """The moto server behind TLS (certificate for 127.0.0.1 from the test CA); `.endpoint` is host:port.
 
     moto's state is per process, so tables made under `mock_aws` (the `aws` fixture) are the ones it serves.
@@ -253,7 +253,7 @@ def moto_https(pki: TestPKI) -> Iterator[TLSFront]:
 
 
 @pytest.fixture
-def fake_dynamodb(pki: TestPKI) -> Iterator[FakeDynamoDB]:
+def fake_dynamodb(pki: LocalPKI) -> Iterator[FakeDynamoDB]:
     """A keep-alive DynamoDB stand-in over TLS that checks signatures (secret key "testing")."""
     server = FakeDynamoDB(pki.server_files)
     yield server

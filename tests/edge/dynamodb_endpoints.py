@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
-class TestPKI:
+class LocalPKI:
     """A test certificate authority and server certificates it issued (PEM files)."""
 
     ca_file: Path
@@ -66,7 +66,7 @@ def _certificate(subject: str, issuer: str, key, signing_key, *, ca: bool, hosts
     return builder.sign(signing_key, hashes.SHA256())
 
 
-def make_pki(directory: Path) -> TestPKI:
+def make_pki(directory: Path) -> LocalPKI:
     """A fresh test CA and its server certificates under `directory`."""
     def write(stem: str, cert: x509.Certificate, key) -> tuple[Path, Path]:
         cert_file, key_file = directory / f"{stem}.pem", directory / f"{stem}.key"
@@ -84,7 +84,7 @@ def make_pki(directory: Path) -> TestPKI:
         issued[stem] = write(stem, _certificate(hosts[0], "edge-cdn test CA", key, ca_key, ca=False, hosts=hosts), key)
     rogue_key = ec.generate_private_key(ec.SECP256R1())
     rogue = _certificate("127.0.0.1", "127.0.0.1", rogue_key, rogue_key, ca=False, hosts=["127.0.0.1"])
-    return TestPKI(ca_file=ca_file, ca_sha256=hashlib.sha256(ca.public_bytes(serialization.Encoding.DER)).hexdigest(),
+    return LocalPKI(ca_file=ca_file, ca_sha256=hashlib.sha256(ca.public_bytes(serialization.Encoding.DER)).hexdigest(),
                    server_files=issued["server"], wrong_host_files=issued["wrong-host"],
                    self_signed_files=write("self-signed", rogue, rogue_key))
 
