@@ -471,7 +471,7 @@ def environment_names(config_dir: Path = CONFIG_DIR) -> list[str]:
 def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvConfig:
     """Load `config/<name>.yaml`; an unknown name is a ConfigError listing the known ones."""
     path = config_dir / f"{name}.yaml"
-    if not path.is_file():
+    if Path(name).name != name or name.startswith(".") or not path.is_file():
         known = ", ".join(environment_names(config_dir)) or "none"
         raise ConfigError(path, [("(file)", f"no such environment {name!r}; known: {known}")])
     return load_config(path)
