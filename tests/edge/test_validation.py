@@ -46,6 +46,20 @@ BAD = [
     ({"redirects": [{"prefix": "/a/", "to": "/b"}, {"prefix": "/a", "to": "/c"}]},
      "redirects[1].prefix", "repeats redirects[0].prefix"),
     ({"redirects": [{"from": "/a", "to": "/b"}, {"from": "/b", "to": "/c"}]}, "redirects[0].to", "itself redirected by redirects[1]"),
+    ({"redirects": [{"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}]}, "redirects[0]",
+     "makes a redirect loop with redirects[1]: /a -> /b -> /a"),
+    ({"redirects": [{"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a/"}]}, "redirects[0]",
+     "makes a redirect loop with redirects[1]: /b -> /a/ -> /b"),
+    ({"redirects": [{"prefix": "/docs", "to": "/help", "keep_path": False}, {"from": "/help", "to": "/docs/x"}]},
+     "redirects[0]", "makes a redirect loop with redirects[1]: /help -> /docs/x -> /help"),
+    ({"redirects": [{"from": "/x", "to": "/shop/a?ref=old"}, {"prefix": "/shop", "to": "/store"},
+                    {"prefix": "/store", "to": "/x", "keep_path": False}]},
+     "redirects[0]", "makes a redirect loop with redirects[1], redirects[2]: /x -> /shop/a -> /store/a -> /x"),
+    ({"redirects": [{"prefix": "/a", "to": "/b/c"}, {"prefix": "/b", "to": "/a/x"}]}, "redirects[0]",
+     "is part of a chain of more than 20 redirects with redirects[1]: /a -> /b/c -> /a/x/c -> /b/c/x/c -> …"),
+    ({"redirects": [{"prefix": f"/v{i}", "to": f"/v{i + 1}"} for i in range(21)]}, "redirects[0]",
+     "is part of a chain of more than 20 redirects with redirects[1], redirects[2], redirects[3], redirects[4], "
+     "redirects[5], redirects[6] and 14 more: /v0 -> /v1 -> /v2 -> /v3 -> …"),
     ({"redirects": [{"from": "/a", "to": "/b", "code": 301}]}, "redirects[0].code", "unknown key"),
     ({"redirects": {"from": "/a"}}, "redirects", "must be a list"),
     ({"rewrites": {"directory_index": "a/index.html"}}, "rewrites.directory_index", "file name"),
@@ -103,6 +117,23 @@ BAD = [
 def test_bad_configs_name_the_field_and_what_is_allowed(doc, path, message):
     _, problems = edge_handler.validate_config(doc)
     assert any(p == path and message in m for p, m in problems), problems
+
+
+@pytest.mark.parametrize("redirects", [
+    [{"prefix": "/a", "to": "/b"}, {"prefix": "/b/x", "to": "/a"}],  # /a/x -> /b/x -> /a -> /b: ends
+    [{"prefix": "/old", "to": "/"}, {"prefix": "/new", "to": "/old"}],  # /new/x -> /old/x -> /x
+    [{"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "https://b.example/a"}],
+    [{"prefix": f"/v{i}", "to": f"/v{i + 1}"} for i in range(20)],  # 20 hops: what browsers still follow
+])
+def test_chains_that_end_are_accepted(redirects):
+    assert edge_handler.validate_config({"redirects": redirects})[1] == []
+
+
+def test_a_loop_is_reported_once_on_its_first_rule():
+    _, problems = edge_handler.validate_config({"redirects": [
+        {"from": "/start", "to": "/a"}, {"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}]})
+    assert problems == [("redirects[1]", "makes a redirect loop with redirects[2]: /a -> /b -> /a "
+                                         "(browsers give up with \"too many redirects\")")]
 
 
 def test_empty_config_is_valid_and_gets_the_defaults():
