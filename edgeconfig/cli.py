@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from edgeconfig.model import EdgeConfig, StoredVersion, edge_config_path, load_edge_config
 from edgeconfig.store import EdgeConfigStore, StoreError
+from rollout.aws import endpoint_url, region_name
 from templates.config import ConfigError, EnvConfig, load_environment
 
 EXIT_OK = 0
@@ -40,9 +41,9 @@ actions:
 exit status:
   0  success; for diff: no differences
   1  the operation failed: version conflict, table missing, AWS error, nothing to roll
-     back to; for diff: differences found
+     back to, a --version or --to-version that does not exist; for diff: differences found
   2  bad input: invalid edge-config file (file and field named), unknown environment,
-     missing AWS credentials or profile
+     missing AWS credentials or profile, a bad option value
 
 See docs/edge-config.md for the file format and the table layout."""
 
@@ -63,8 +64,9 @@ def register(commands: Any) -> argparse.ArgumentParser:
                        help="edge configuration file to use instead of config/edge/NAME.yaml")
     aws = argparse.ArgumentParser(add_help=False)
     aws.add_argument("--profile", help="AWS named profile (default: the standard credential chain)")
-    aws.add_argument("--region", help="region of the table to write and read (default: the primary region)")
-    aws.add_argument("--endpoint-url", metavar="URL",
+    aws.add_argument("--region", type=region_name,
+                     help="region of the table to write and read (default: the primary region)")
+    aws.add_argument("--endpoint-url", metavar="URL", type=endpoint_url,
                      help="DynamoDB endpoint, e.g. a moto server or DynamoDB Local (http://localhost:8000)")
 
     actions = parser.add_subparsers(dest="edge_config_action", metavar="ACTION", required=True)
@@ -73,7 +75,8 @@ def register(commands: Any) -> argparse.ArgumentParser:
     push = actions.add_parser("push", parents=[common, local, aws], help="write the file as the next version",
                               description="Validate the file, then write it as the next version, on the "
                                           "condition that the deployed version did not change meanwhile.")
-    push.add_argument("--message", "-m", default="", help="why: stored with the version and shown by show")
+    push.add_argument("--message", "-m", default="", type=_message,
+                      help="why: stored with the version and shown by show")
     push.add_argument("--expect-version", type=_non_negative, metavar="N",
                       help="only push if version N is deployed (0: nothing deployed yet), e.g. the version "
                            "a reviewed diff was made against")
@@ -90,9 +93,17 @@ def register(commands: Any) -> argparse.ArgumentParser:
                                               "(the previous one by default). History is never rewritten.")
     rollback.add_argument("--to-version", type=_positive, metavar="N",
                           help="version to restore (default: the one before the deployed version)")
-    rollback.add_argument("--message", "-m", default="", help="why: stored with the new version")
+    rollback.add_argument("--message", "-m", default="", type=_message, help="why: stored with the new version")
     parser.set_defaults(func=run)
     return parser
+
+
+def _message(text: str) -> str:
+    """argparse type of --message: one line the history can show (a DynamoDB item holds at most 400 KB)."""
+    if len(text) > 1000 or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"must be one line of at most 1000 printable characters, got {len(text)} "
+                                         "characters" + ("" if text.isprintable() else " with control characters"))
+    return text
 
 
 def _positive(text: str) -> int:
@@ -109,6 +120,8 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    if value > 10**9:
+        raise argparse.ArgumentTypeError(f"must be a version number, at most 1000000000, got {text}")
     return value
 
 
@@ -186,15 +199,17 @@ def _push(args: argparse.Namespace, env: EnvConfig) -> int:
     config = _local_config(args, env)
     aws = _Session(args, env)
     current = aws.store.current()
-    if args.expect_version is not None:
-        expected = args.expect_version or None
-    else:
-        expected = current.version if current else None
-        if current is not None and current.content_hash == config.content_hash:
-            print(f"{env.environment}: version {current.version} in {aws.where} already has this content "
-                  f"({config.content_hash}): nothing to push")
-            return EXIT_OK
-    stored = aws.store.write(config, expected, aws.caller(), message=args.message)
+    deployed = current.version if current else None
+    if args.expect_version is not None and (args.expect_version or None) != deployed:
+        now = f"version {deployed}" if deployed else "no version (nothing pushed yet)"
+        _error(f"conflict: --expect-version {args.expect_version}, but the deployed configuration is now at {now}. "
+               "Nothing was written. Run `edge-config diff` and push again.")
+        return EXIT_FAILED
+    if current is not None and current.content_hash == config.content_hash:
+        print(f"{env.environment}: version {current.version} in {aws.where} already has this content "
+              f"({config.content_hash}): nothing to push, nothing written")
+        return EXIT_OK
+    stored = aws.store.write(config, deployed, aws.caller(), message=args.message)
     print(f"{env.environment}: pushed version {stored.version} to {aws.where}: {config.summary()}")
     print(f"edge locations apply it within {env.edge_config_cache_ttl_seconds} s")
     return EXIT_OK
@@ -213,9 +228,13 @@ def _show(args: argparse.Namespace, env: EnvConfig) -> int:
             print(f"{marker} {stored.describe()}")
         return EXIT_OK
     stored = aws.store.version(args.version) if args.version else aws.store.current()
+    if stored is None and args.version:
+        current = aws.store.current()
+        exist = f"versions 1 to {current.version} exist" if current else "nothing was pushed yet"
+        _error(f"version {args.version} does not exist in {aws.where} for {env.environment}: {exist}")
+        return EXIT_FAILED
     if stored is None:
-        what = f"version {args.version}" if args.version else "nothing"
-        _error(f"{what} pushed to {aws.where} for {env.environment}" + ("" if args.version else " yet"))
+        _error(f"nothing pushed to {aws.where} for {env.environment} yet")
         return EXIT_FAILED
     print(f"# {env.environment} edge configuration in {aws.where}")
     print(f"# {stored.describe()}")

@@ -217,6 +217,51 @@ def test_expect_version_guards_a_reviewed_diff(capsys, tmp_path, prod_table):
     assert code == 1 and "now at version 1" in err
 
 
+def test_expect_version_with_the_deployed_content_writes_nothing(capsys, tmp_path, prod_table):
+    file = edge_file(tmp_path, {"redirects": [{"from": "/a", "to": "/x"}]})
+    assert cli(capsys, "push", "--env", "prod", "--file", file)[0] == 0
+    before = items(prod_table)
+    code, out, err = cli(capsys, "push", "--env", "prod", "--file", file, "--expect-version", "1")
+    assert code == 0 and err == ""
+    assert "prod: version 1 in" in out and "already has this content" in out and "nothing written" in out
+    assert items(prod_table) == before
+
+
+def test_show_of_a_version_that_does_not_exist_says_so(capsys, tmp_path, prod_table):
+    code, _, err = cli(capsys, "show", "--env", "prod", "--version", "99")
+    assert code == 1
+    assert f"error: version 99 does not exist in {PROD.edge_config_table_name} (us-west-2) for prod: " \
+           "nothing was pushed yet" in err
+    cli(capsys, "push", "--env", "prod", "--file", edge_file(tmp_path, {}))
+    cli(capsys, "push", "--env", "prod", "--file", edge_file(tmp_path, {"redirects": [{"from": "/a", "to": "/b"}]}))
+    code, out, err = cli(capsys, "show", "--env", "prod", "--version", "99")
+    assert code == 1 and out == ""
+    assert err == f"error: version 99 does not exist in {PROD.edge_config_table_name} (us-west-2) for prod: " \
+                  "versions 1 to 2 exist\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["push", "--endpoint-url", "notaurl"], "argument --endpoint-url: must be an http(s) URL such as "
+                                            "http://localhost:5000, got 'notaurl'"),
+    (["show", "--endpoint-url", "localhost:8000"], "argument --endpoint-url: must be an http(s) URL"),
+    (["diff", "--endpoint-url", "http://localhost:99999"], "argument --endpoint-url: must be an http(s) URL"),
+    (["show", "--region", "us west 2"], "argument --region: must be an AWS region such as us-west-2, got 'us west 2'"),
+    (["push", "-m", "x" * 1001], "argument --message/-m: must be one line of at most 1000 printable characters"),
+    (["rollback", "-m", "two\nlines"], "argument --message/-m: must be one line"),
+    (["push", "--expect-version", "-1"], "argument --expect-version: must be 0 or more, got -1"),
+    (["show", "--version", "0"], "argument --version: must be 1 or more, got 0"),
+    (["rollback", "--to-version", "9" * 40], "argument --to-version: must be a version number, at most 1000000000"),
+    (["show", "--version", "2", "--history"], "argument --history: not allowed with argument --version"),
+])
+def test_bad_options_exit_2_with_one_message_naming_the_option(capsys, args, message):
+    with pytest.raises(SystemExit) as stopped:
+        deploy.main(["edge-config", *args, "--env", "prod"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert message in err and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error:" in line] == [err.splitlines()[-1]]
+
+
 # --- AWS setup problems ------------------------------------------------------------------------
 
 

@@ -67,6 +67,30 @@ def test_unknown_profile(capsys: pytest.CaptureFixture) -> None:
     assert "AWS profile 'no-such-profile' not found" in err
 
 
+@pytest.mark.parametrize("command", ["bootstrap", "publish", "deploy", "status", "outputs", "diff", "destroy"])
+@pytest.mark.parametrize("url", ["notaurl", "localhost:5000", "ftp://moto", "http://"])
+def test_endpoint_url_that_is_not_a_url(command: str, url: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        deploy.main([command, "--env", "dev", "--endpoint-url", url])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == (f"deploy.py {command}: error: argument --endpoint-url: must be an http(s) URL "
+                                    f"such as http://localhost:5000, got {url!r}")
+
+
+def test_bootstrap_role_that_is_not_a_role_name(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        deploy.main(["bootstrap", "--env", "dev", "--bootstrap-role", "arn:aws:iam::1:role/x"])
+    assert stopped.value.code == 2
+    assert "argument --bootstrap-role: must be an IAM role name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env", ["../config/dev", "dev/../dev", ".dev", ""])
+def test_environment_that_is_a_path(env: str, capsys: pytest.CaptureFixture) -> None:
+    status, out, err = _run(["status", "--env", env], capsys)
+    assert status == 2 and f"no such environment {env!r}" in err
+
+
 def test_destroy_needs_confirmation(capsys: pytest.CaptureFixture) -> None:
     status, out, err = _run(["destroy", "--env", "dev"], capsys)
     assert status == 2
