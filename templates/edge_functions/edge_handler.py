@@ -75,6 +75,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 _FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}$")
 _LIMITS = {"redirects": 10000, "experiments": 20, "variants": 10, "cache_control": 100, "allow_cidrs": 200}
 
@@ -137,6 +138,9 @@ def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: A
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         p.add(where, f"must be {allowed or kind_text}, got {_describe(value)}")
         return None
+    if kind is str and _SURROGATE_RE.search(value):
+        p.add(where, "must be Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot encode")
+        return None
     if check is not None and not check(value):
         p.add(where, f"must be {allowed}, got {_describe(value)}")
         return None
@@ -145,6 +149,9 @@ def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: A
 
 def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     """A URL path as written in the config (plain or percent-encoded), returned decoded."""
+    if _SURROGATE_RE.search(raw):
+        p.add(where, "must be Unicode text: it holds a lone surrogate, which UTF-8 cannot encode")
+        return None
     if "?" in raw or "#" in raw:
         p.add(where, f"must be a path without ? or #, got {_describe(raw)}")
         return None
@@ -1075,12 +1082,18 @@ def compile_path_pattern(kind: str, pattern: str) -> PathPattern:
     if compiled is None:
         if len(_compiled_patterns) >= 1000:
             _compiled_patterns.clear()
-        compiled = _compiled_patterns[kind, pattern] = _compile_path_pattern(kind, pattern)
+        try:
+            compiled = _compile_path_pattern(kind, pattern)
+        except PatternError as exc:
+            compiled = exc
+        _compiled_patterns[kind, pattern] = compiled
+    if isinstance(compiled, PatternError):
+        raise PatternError(str(compiled))
     return compiled
 
 
-# Validation and compile_config both need each pattern of a configuration: build it once.
-_compiled_patterns: dict[tuple[str, str], PathPattern] = {}
+# Validation and compile_config both need each pattern of a configuration: build (or refuse) it once.
+_compiled_patterns: dict[tuple[str, str], PathPattern | PatternError] = {}
 
 
 def _compile_path_pattern(kind: str, pattern: str) -> PathPattern:
@@ -1452,12 +1465,14 @@ def parse_item(item: dict) -> CompiledConfig:
         raise InvalidItem(f"schema_version {schema} is newer than this function understands ({SCHEMA_VERSION})")
     if version < 1:
         raise InvalidItem(f"config_version must be at least 1, got {version}")
-    if content_hash(content) != digest:
-        raise InvalidItem("content does not match content_hash")
+    if not isinstance(content, str) or not isinstance(digest, str):
+        raise InvalidItem("content and content_hash must be strings (S)")
     try:
+        if content_hash(content) != digest:
+            raise InvalidItem("content does not match content_hash")
         doc = json.loads(content)
-    except ValueError as exc:
-        raise InvalidItem(f"content is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8 text, not JSON, or JSON nested beyond the stack
+        raise InvalidItem(f"content is not JSON: {exc!r:.200}") from None
     normalized, problems = validate_config(doc)
     if problems:
         raise InvalidItem("; ".join(f"{path}: {message}" for path, message in problems[:5]))

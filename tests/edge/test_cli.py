@@ -262,6 +262,25 @@ def test_bad_options_exit_2_with_one_message_naming_the_option(capsys, args, mes
     assert [line for line in err.splitlines() if "error:" in line] == [err.splitlines()[-1]]
 
 
+@pytest.mark.parametrize("attribute, value, message", [
+    ("config_version", None, "config_version: is missing"),
+    ("config_version", {"S": "1"}, "config_version: must be a DynamoDB number (N)"),
+    ("content", {"N": "1"}, "content: must be a DynamoDB string (S)"),
+])
+def test_a_malformed_table_item_is_named_not_a_traceback(capsys, cf, prod_table, attribute, value, message):
+    item = cf.current_item("prod", {}, 1)
+    if value is None:
+        del item[attribute]
+    else:
+        item[attribute] = value
+    prod_table.put_item(TableName=PROD.edge_config_table_name, Item=item)
+    for action in ("show", "diff", "push", "rollback"):
+        code, _, err = cli(capsys, action, "--env", "prod", *(["--file", str(EDGE_CONFIG_DIR / "prod.yaml")]
+                                                               if action in ("diff", "push") else []))
+        assert code == 2 and "Traceback" not in err
+        assert err == f"table item (config_id=prod, version=0): {message}\n"
+
+
 # --- AWS setup problems ------------------------------------------------------------------------
 
 

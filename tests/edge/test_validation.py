@@ -189,3 +189,24 @@ def test_content_over_the_item_size_budget_is_rejected():
     doc = {"redirects": [{"from": f"/page-{i:05d}-" + "x" * 60, "to": "/new"} for i in range(5000)]}
     with pytest.raises(ConfigError, match=r"\(whole file\): is \d+ bytes as stored JSON"):
         EdgeConfig.from_document(doc, "big.yaml")
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000,                               # JSON nested beyond the interpreter's stack
+    '{"maintenance": {"body_html": "\\ud800"}}',  # a lone surrogate, which UTF-8 cannot carry
+    '{"redirects": [{"from": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}]}',  # a loop
+])
+def test_an_item_the_edge_must_not_use_is_refused_as_invalid(content):
+    item = {"schema_version": {"N": "1"}, "config_version": {"N": "2"}, "content": {"S": content},
+            "content_hash": {"S": edge_handler.content_hash(content)}}
+    with pytest.raises(edge_handler.InvalidItem):
+        edge_handler.parse_item(item)
+
+
+def test_an_item_whose_attributes_have_the_wrong_type_is_refused_as_invalid():
+    base = {"schema_version": {"N": "1"}, "config_version": {"N": "2"}, "content": {"S": "{}"},
+            "content_hash": {"S": edge_handler.content_hash("{}")}}
+    with pytest.raises(edge_handler.InvalidItem, match="missing or malformed attribute 'S'"):
+        edge_handler.parse_item({**base, "content_hash": {"N": "1"}})
+    with pytest.raises(edge_handler.InvalidItem, match="must be strings"):
+        edge_handler.parse_item({**base, "content": {"S": 5}})

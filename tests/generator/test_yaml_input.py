@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import deploy
 import generate
@@ -140,3 +146,91 @@ def test_a_domain_with_zone_id_and_aliases_still_generates(tmp_path):
                                       "aliases: [www.example.com]}\n")
     assert generate.main(["--config-dir", str(tmp_path), "--no-lint", "--output", str(tmp_path / "out")]) == 0
     assert (Path(tmp_path) / "out" / "qa" / "route53.json").is_file()
+
+
+# --- property: any bytes, any YAML document, into both loaders and both CLIs ----------------------
+
+FUZZ = settings(max_examples=100, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+                         st.sampled_from(["us-west-2", "example.com", "Z0123456789ABC", "123456789012", "*a", "&a"]))
+yaml_values = st.recursive(yaml_scalars, lambda children: st.one_of(
+    st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)), max_leaves=12)
+# Fragments that make YAML interesting: anchors, aliases, merges, tags, flow and block styles.
+yaml_fragments = st.sampled_from([
+    "a: &x [1, 2]\n", "b: *x\n", "c: {<<: *x}\n", "d: !!binary aGk=\n", "e: !!set {a, b}\n", "f: 2024-02-30\n",
+    "g: ? [a]\n", "project: shop\n", "project: shop\n", "tags: [a]\n", "deploy: {accounts: ['123456789012']}\n",
+    "redirects:\n  - {from: /a, to: /b}\n", "  - x\n", "- y\n", "---\n", "%YAML 1.1\n", "\t\n", "\"\\ud800\"\n",
+    "h: 1e400\n", "i: 0x1F\n", "j: .nan\n", "k: &k [*k]\n", "domain: {zone_name: example.com, hosted_zone_id: Z1}\n",
+])
+
+
+def _load_both(data: bytes) -> None:
+    """Each loader returns a configuration or raises one ConfigError; each CLI exits 0 or 2."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "qa.yaml"
+        path.write_bytes(data)
+        for load in (load_config, load_edge_config):
+            try:
+                load(path)
+            except ConfigError as exc:
+                assert exc.problems and len(str(exc)) < 5000
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_any_bytes_are_a_configuration_or_one_clear_error(data):
+    _load_both(data)
+
+
+@FUZZ
+@given(document=yaml_values, fragments=st.lists(yaml_fragments, max_size=5))
+def test_any_yaml_document_is_a_configuration_or_one_clear_error(document, fragments):
+    _load_both(yaml.safe_dump(document).encode() + "".join(fragments).encode())
+    _load_both("".join(fragments).encode() + yaml.safe_dump(document, default_flow_style=True).encode())
+
+
+def mostly(valid: st.SearchStrategy, invalid: st.SearchStrategy = yaml_scalars) -> st.SearchStrategy:
+    """Valid values nine times in ten: enough files pass validation to reach the builders."""
+    return st.integers(0, 9).flatmap(lambda n: invalid if n == 0 else valid)
+
+
+env_documents = st.fixed_dictionaries({"project": st.just("shop"),
+                                       "deploy": st.just({"accounts": ["123456789012", "210987654321"]})}, optional={
+    "primary_region": mostly(st.sampled_from(["us-east-1", "eu-west-1", "us-west-2"])),
+    "edge_config": st.fixed_dictionaries({}, optional={
+        "replica_regions": mostly(st.lists(st.sampled_from(["ap-southeast-2", "eu-central-1"]), unique=True)),
+        "cache_ttl_seconds": mostly(st.integers(1, 3600))}),
+    "cdn": st.fixed_dictionaries({}, optional={"price_class": mostly(st.sampled_from(["PriceClass_All"])),
+                                               "spa_fallback": mostly(st.booleans())}),
+    "domain": st.fixed_dictionaries({"zone_name": mostly(st.sampled_from(["example.com"]))}, optional={
+        "hosted_zone_id": mostly(st.sampled_from(["Z0123456789ABC"])),
+        "aliases": mostly(st.lists(st.sampled_from(["example.com", "www.example.com"]), unique=True))}),
+    "waf": st.fixed_dictionaries({}, optional={"rate_limit": mostly(st.integers(10, 10**6)),
+                                               "blocked_countries": mostly(st.lists(st.sampled_from(["KP", "IR"]),
+                                                                                    unique=True))}),
+    "monitoring": st.fixed_dictionaries({}, optional={"alarm_email": mostly(st.just("ops@example.com"))}),
+    "tags": mostly(st.dictionaries(st.sampled_from(["Team", "CostCenter"]), st.text("abc", max_size=5)), yaml_values),
+})
+
+
+@settings(FUZZ, max_examples=10)  # each valid file renders every template: about 0.15 s
+@given(document=env_documents)
+def test_an_environment_file_generates_or_exits_2(document):
+    """What the loader accepts, the builders build: a valid file never ends in a traceback (exit 0 or 2)."""
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "qa.yaml").write_text(yaml.safe_dump(document))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            status = generate.main(["--config-dir", directory, "--no-lint", "--output", str(Path(directory) / "out")])
+        assert status in (0, 2), err.getvalue()
+        assert (status == 0) == (Path(directory) / "out" / "qa" / "root.json").is_file()
+
+
+@settings(FUZZ, max_examples=40)
+@given(document=yaml_values, fragments=st.lists(yaml_fragments, max_size=3))
+def test_edge_config_validate_exits_0_or_2(document, fragments):
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "prod.yaml"
+        path.write_bytes("".join(fragments).encode() + yaml.safe_dump({"redirects": document}).encode())
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert deploy.main(["edge-config", "validate", "--env", "prod", "--file", str(path)]) in (0, 2)
