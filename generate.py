@@ -246,7 +246,12 @@ def _swap_in(staging: Path, target: Path) -> None:
         return
     old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
     target.rename(old / target.name)
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except BaseException:  # interrupted or refused between the two renames: put the old directory back
+        (old / target.name).rename(target)
+        old.rmdir()
+        raise
     shutil.rmtree(old)
 
 

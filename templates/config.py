@@ -42,15 +42,15 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )
 
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
-_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]\Z")
+_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,9}\Z")
 _DOMAIN_RE = re.compile(
-    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    r"^(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z"
 )
-_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
-_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}\Z")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}\Z")
+_ACCOUNT_RE = re.compile(r"^[0-9]{12}\Z")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 
 
 class PriceClass(str, enum.Enum):
@@ -313,14 +313,14 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
     price = r.value(cdn, "cdn", "price_class", str, default="PriceClass_100",
                     check=lambda v: v in price_values, allowed="one of " + ", ".join(price_values))
     root_object = r.value(cdn, "cdn", "default_root_object", str, default="index.html",
-                          check=lambda v: bool(re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}$", v)),
+                          check=lambda v: bool(re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}\Z", v)),
                           allowed="an object key such as index.html")
     spa = r.value(cdn, "cdn", "spa_fallback", bool, default=False, allowed="true or false")
     csp = r.value(cdn, "cdn", "content_security_policy", str,
                   default="default-src 'self'; img-src 'self' data:; object-src 'none'; "
                           "frame-ancestors 'none'; base-uri 'self'",
-                  check=lambda v: 0 < len(v) <= 1783 and "\n" not in v,
-                  allowed="a one-line Content-Security-Policy value of at most 1783 characters")
+                  check=lambda v: bool(re.match(r"[\x20-\x7e]{1,1783}\Z", v)),
+                  allowed="a Content-Security-Policy value of 1-1783 printable ASCII characters (a header value)")
 
     functions = r.mapping(top.get("edge_functions"), "edge_functions",
                           {"viewer_request", "viewer_response", "origin_response"})
@@ -385,17 +385,17 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
         r.fail("deploy.failure_tolerance_count",
                f"must be lower than deploy.max_concurrent_count ({concurrent})")
 
-    tags = top.get("tags")
-    tags_map = r.mapping(tags, "tags", set(tags) if isinstance(tags, dict) else set())
+    tag_data = top.get("tags")
+    tags_map = r.mapping(tag_data, "tags", set(tag_data) if isinstance(tag_data, dict) else set())
     tags = []
     for key, value in sorted(tags_map.items(), key=lambda kv: str(kv[0])):
-        if (not isinstance(key, str) or not re.match(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$", key)
+        if (not isinstance(key, str) or not re.match(r"^[A-Za-z0-9 _.:/=+@-]{1,128}\Z", key)
                 or key.startswith("aws:") or key in ("Project", "Environment", "ManagedBy")):
             r.fail(f"tags.{key if isinstance(key, str) else _shown(key)}", "must be a tag key of 1-128 letters, "
                    "digits, spaces or _.:/=+-@, "
                    "not starting with aws: and not Project, Environment or ManagedBy (always set)")
-        elif not isinstance(value, str) or len(value) > 256:
-            r.fail(f"tags.{key}", "must be a string of at most 256 characters")
+        elif not isinstance(value, str) or not re.match(r"[\w .:/=+@-]{0,256}\Z", value):
+            r.fail(f"tags.{key}", "must be a string of at most 256 letters, digits, spaces or _.:/=+-@ (AWS tag values)")
         else:
             tags.append((key, value))
 
@@ -584,7 +584,7 @@ def load_config(path: Path | str) -> EnvConfig:
 
 def environment_names(config_dir: Path = CONFIG_DIR) -> list[str]:
     """The environments defined in `config/`, sorted."""
-    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+    return sorted(p.stem for p in config_dir.glob("*.yaml") if p.is_file())
 
 
 def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvConfig:

@@ -71,12 +71,12 @@ REGION_COORDINATES = {
 # --- validation: the one definition of the configuration schema --------------------------------
 
 _TOP_KEYS = ("redirects", "rewrites", "experiments", "maintenance", "cache_control")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
-_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}\Z")
+_COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z")
+_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
-_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}$")
+_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}\Z")
 _LIMITS = {"redirects": 10000, "experiments": 20, "variants": 10, "cache_control": 100, "allow_cidrs": 200}
 
 

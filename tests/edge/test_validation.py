@@ -108,6 +108,12 @@ BAD = [
      "not a valid regular expression"),
     ({"cache_control": [{"path": "*.js", "path_regex": "js$", "value": "no-cache"}]}, "cache_control[0]",
      "exactly one of path"),
+    # A trailing newline passed regexes ending in $: each of these reaches a header or a path.
+    ({"cache_control": [{"path": "*", "value": "max-age=60\n"}]}, "cache_control[0].value", "printable ASCII"),
+    ({"experiments": [{"name": "x\n", "prefix": "/", "variants": TWO_VARIANTS}]}, "experiments[0].name", "lower-case"),
+    ({"experiments": [{"name": "x", "prefix": "/", "variants": TWO_VARIANTS, "viewer_id_cookie": "sid\n"}]},
+     "experiments[0].viewer_id_cookie", "cookie name"),
+    ({"rewrites": {"directory_index": "index.html\n"}}, "rewrites.directory_index", "file name"),
     ({"headers": {}}, "headers", "unknown key"),
     (["redirects"], "(top level)", "must be a mapping"),
 ]
