@@ -54,6 +54,17 @@ def test_stale_output_is_refused_before_anything_else(command: str, tmp_path: Pa
            "waf.json (differs); run `python generate.py --env dev` and commit the result" in err
 
 
+@pytest.mark.parametrize("command", ["publish", "deploy", "diff", "rehearse"])
+def test_unreadable_output_is_bad_input(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
+    shutil.copytree(ROOT / "output" / "dev", tmp_path / "dev")
+    (tmp_path / "dev" / "extra.json").mkdir()
+    monkeypatch.setattr(inputs, "OUTPUT_ROOT", tmp_path)
+    status, out, err = _run([command, "--env", "dev"], capsys)
+    assert status == 2 and "Traceback" not in err
+    assert f"{tmp_path / 'dev'}: cannot read the templates ([Errno 21] Is a directory" in err
+
+
 @pytest.mark.parametrize("command", ["bootstrap", "publish", "deploy", "status", "outputs", "diff"])
 def test_missing_credentials(command: str, capsys: pytest.CaptureFixture) -> None:
     status, out, err = _run([command, "--env", "dev"], capsys)
