@@ -184,11 +184,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit 0 when there is no difference, 1 when there are differences.")
     destroy = add("destroy", cmd_destroy, "delete the instances and the stack set (keeps retained data)",
                   "Delete the instances (primary region first) and the stack set. Resources with\n"
-                  "DeletionPolicy Retain stay and are listed; edge functions that CloudFront still\n"
+                  "DeletionPolicy RetainExceptOnCreate stay and are listed; edge functions that CloudFront still\n"
                   "replicates are reported with what to run later.")
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
     add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
         "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
-        "against moto started in this process (no AWS account needed), then check the\n"
-        "cross-region wiring through the service APIs. Exit 0 only when everything holds.",
+        "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
+        "to every account (twice), then check the cross-region wiring and the edge-config tables\n"
+        "through the service APIs. Exit 0 only when everything holds.",
         aws=False)
