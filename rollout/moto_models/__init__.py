@@ -58,6 +58,7 @@ def install() -> None:
     from rollout.moto_models import (  # noqa: F401  (importing registers the models)
         acm,
         awslambda,
+        bucket_policy_principals,
         cloudformation,
         cloudfront,
         cloudwatch,
@@ -72,6 +73,7 @@ def install() -> None:
     cloudformation.install()
     policy_conditions.install()
     service_fixes.install()
+    bucket_policy_principals.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()
