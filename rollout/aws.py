@@ -268,13 +268,7 @@ class Clients:
         credentials = self._credentials(account, access)
         key = ("target", account, access, service, region, credentials["AccessKeyId"])
         if key not in self._clients:
-            session = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            )
-            self._clients[key] = self._wrap(session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config(service)))
+            self._clients[key] = self._wrap(self._client_as(credentials, service, region, self._config(service)))
         return self._clients[key]
 
     def assumed(self, role_arn: str, service: str, region: str, session_name: str, pool: int = 10) -> RetryingClient:
@@ -300,15 +294,19 @@ class Clients:
         credentials = cached.credentials
         key = ("assumed", role_arn, service, region, pool, credentials["AccessKeyId"])
         if key not in self._clients:
-            session = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            )
             config = self._config(service).merge(Config(max_pool_connections=pool))
-            self._clients[key] = self._wrap(session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=config))
+            self._clients[key] = self._wrap(self._client_as(credentials, service, region, config))
         return self._clients[key]
+
+    def _client_as(self, credentials: dict[str, Any], service: str, region: str, config: Config) -> Any:
+        """A client with other credentials, from this session: its loaded service models are reused
+        (a new boto3 session parses them again, about half a second per client)."""
+        return self.session.client(
+            service, region_name=region, endpoint_url=self.endpoint_url, config=config,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
     def _credentials(self, account: str, access: str) -> dict[str, Any]:
         cached = self._assumed.get((account, access))

@@ -61,8 +61,10 @@ def install() -> None:
         bucket_policy_principals,
         cloudformation,
         cloudfront,
+        cloudfront_invalidations,
         cloudwatch,
         dynamodb,
+        iam_role_policies,
         policy_conditions,
         s3,
         service_fixes,
@@ -74,6 +76,8 @@ def install() -> None:
     policy_conditions.install()
     service_fixes.install()
     bucket_policy_principals.install()
+    cloudfront_invalidations.install()
+    iam_role_policies.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()
