@@ -187,11 +187,23 @@ class Rehearsal:
         self.report.outputs = self._phase("outputs", self._outputs)
         second = Deployer(self.templates, self.clients, self.console, clock=self.clock)
         self._phase("deploy again (no-op)", second.run, lambda: len(second.ops.started))
+        self._phase("site", self._site)
         self.console.line("== checks through the service APIs")
         self._verify()
         for check in self.report.checks:
             self.console.line(f"  {'ok  ' if check.ok else 'FAIL'} {check.text}")
         return self.report
+
+    def _site(self) -> None:
+        """deploy.py site sync, a no-op rebuild, a changed page and a rollback (sitepublish.rehearsal)."""
+        from sitepublish.rehearsal import rehearse_site
+
+        if naming.OUTPUT_SITE_PUBLISHER_ROLE_ARN not in self.templates.root.get("Outputs", {}):
+            self.console.line(f"  skipped: {naming.ROOT_TEMPLATE} has no {naming.OUTPUT_SITE_PUBLISHER_ROLE_ARN} "
+                              "output, so `deploy.py site` has no role to publish through")
+            return
+        for ok, text in rehearse_site(self.env, self.clients, self.console):
+            self._check(ok, text)
 
     def _outputs(self) -> dict[str, dict[str, dict[str, str]]]:
         outputs = collect_outputs(self.env, self.clients)

@@ -35,7 +35,11 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
     assert "ok   the second deploy made no mutating call (0 mutating" in out
     assert "111111111111: the distribution carries the CLOUDFRONT web ACL arn:aws:wafv2:us-east-1:111111111111:global/webacl/" in out
     assert "111111111111: no custom domain: the distribution uses CloudFront's default certificate" in out
-    assert "Rehearsal passed: 9 checks." in out
+    assert "ok   site: a rebuild with new modification times made no mutating call (0 mutating)" in out
+    assert "ok   site: one changed page is one upload and one invalidation path (/about.html) in each of 1 " \
+           "account(s)" in out
+    assert "ok   site: rollback restored /about.html from its previous version by a server-side copy" in out
+    assert "Rehearsal passed: 13 checks." in out
     assert "FAIL" not in out
 
 
