@@ -180,6 +180,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
     add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
         "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
-        "against moto started in this process (no AWS account needed), then check the\n"
-        "cross-region wiring through the service APIs. Exit 0 only when everything holds.",
+        "against moto started in this process (no AWS account needed), then a small site\n"
+        "sync, rebuild, change and rollback (deploy.py site), and check the cross-region\n"
+        "wiring and the site through the service APIs. Exit 0 only when everything holds.",
         aws=False)
