@@ -11,7 +11,9 @@ from typing import Any, Callable
 from rollout.cli import EXIT_INTERRUPTED, _clients, _common, _guard
 from rollout.console import Console
 from rollout.inputs import load_env
+from templates.s3 import SITE_STATE_PREFIX
 from sitepublish.commands import DEFAULT_CONCURRENCY, DEFAULT_GRACE, list_releases, rollback_site, sync_site
+from sitepublish.content import scan
 from sitepublish.invalidation import DEFAULT_MAX_PATHS, MAX_PATHS_LIMIT
 
 DESCRIPTION = """\
@@ -80,9 +82,11 @@ def _run(action: Callable[[Console], Any]) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     def run(console: Console) -> None:
         env = load_env(args.env)
+        # The directory is checked before the credentials: a wrong DIR needs no AWS to be told.
+        site = scan(args.directory, SITE_STATE_PREFIX)
         sync_site(env, _clients(args, console), console, args.directory, account=args.account,
                   dry_run=args.dry_run, grace=args.grace_period, max_paths=args.max_invalidation_paths,
-                  wait=args.wait, concurrency=args.concurrency)
+                  wait=args.wait, concurrency=args.concurrency, site=site)
     return _run(run)
 
 

@@ -20,7 +20,7 @@ from rollout.console import Console
 from rollout.errors import InputError, RolloutFailed
 from sitepublish.bucket import Bucket, list_objects
 from sitepublish.cache_rules import CacheRules
-from sitepublish.content import LocalFile, scan
+from sitepublish.content import LocalFile, LocalSite, scan
 from sitepublish.invalidation import DEFAULT_MAX_PATHS, create_invalidation, wait_for_invalidation
 from sitepublish.plan import WAVE_NAMES, Plan, RemoteObject, Wanted, keys_to_head, plan
 from sitepublish.progress import TransferProgress, format_bytes
@@ -213,9 +213,9 @@ def _run_accounts(console: Console, runs: list[AccountRun], step: Callable[[Acco
 def sync_site(env: EnvConfig, clients: Clients, console: Console, directory: Path | str, *,
               account: str | None = None, dry_run: bool = False, grace: timedelta = DEFAULT_GRACE,
               max_paths: int = DEFAULT_MAX_PATHS, wait: bool = False, concurrency: int = DEFAULT_CONCURRENCY,
-              now: datetime | None = None) -> list[AccountResult]:
-    """Publish `directory` to the origin bucket of each account; returns each account's result."""
-    site = scan(directory, SITE_STATE_PREFIX)
+              now: datetime | None = None, site: LocalSite | None = None) -> list[AccountResult]:
+    """Publish `directory` (already scanned: `site`) to the origin bucket of each account; each account's result."""
+    site = site or scan(directory, SITE_STATE_PREFIX)
     rules = CacheRules.for_environment(env)
     wanted = {key: Wanted(f.sha256, f.size, f.content_type, rules.cache_control(key))
               for key, f in site.files.items()}
