@@ -175,12 +175,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit 0 when there is no difference, 1 when there are differences.")
     destroy = add("destroy", cmd_destroy, "delete the instances and the stack set (keeps retained data)",
                   "Delete the instances (primary region first) and the stack set. Resources with\n"
-                  "DeletionPolicy Retain stay and are listed; edge functions that CloudFront still\n"
+                  "DeletionPolicy RetainExceptOnCreate stay and are listed; edge functions that CloudFront still\n"
                   "replicates are reported with what to run later.")
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
     add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
         "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
-        "against moto started in this process (no AWS account needed), then a small site\n"
-        "sync, rebuild, change and rollback (deploy.py site), and check the cross-region\n"
-        "wiring and the site through the service APIs. Exit 0 only when everything holds.",
+        "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
+        "to every account (twice), sync, rebuild, change and roll back a small site (deploy.py\n"
+        "site), then check the cross-region wiring, the edge-config tables and the site through\n"
+        "the service APIs. Exit 0 only when everything holds.",
         aws=False)

@@ -1,6 +1,6 @@
 """`destroy`: delete the instances (primary region first) and then the stack set.
 
-Resources with DeletionPolicy Retain (buckets, the table, keys, edge functions) stay; they are
+Resources with DeletionPolicy RetainExceptOnCreate (buckets, the table, keys, edge functions) stay; they are
 listed with where they are. Lambda@Edge replicas are deleted by CloudFront hours after the
 distribution goes: an edge function that is not retained cannot be deleted before that, and the
 instance delete then fails with "replicated function"; destroy says so and what to run later.
@@ -14,6 +14,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from rollout import naming
 from rollout.aws import Access, Clients, pages
 from rollout.console import Console
 from rollout.errors import RolloutFailed
@@ -36,7 +37,7 @@ class RetainedResource:
 
 
 def retained_resources(cfn: Any, stack_id: str, account: str, region: str, path: str = "") -> list[RetainedResource]:
-    """Resources of the stack (and its nested stacks) whose DeletionPolicy is Retain."""
+    """Resources of the stack (and its nested stacks) whose DeletionPolicy keeps them on delete."""
     template = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
     if isinstance(template, str):
         template = json.loads(template)
@@ -48,7 +49,7 @@ def retained_resources(cfn: Any, stack_id: str, account: str, region: str, path:
         physical = resource.get("PhysicalResourceId", "")
         if resource.get("ResourceType") == "AWS::CloudFormation::Stack" and physical:
             found.extend(retained_resources(cfn, physical, account, region, here))
-        elif declared.get(logical, {}).get("DeletionPolicy") == "Retain" and physical:
+        elif declared.get(logical, {}).get("DeletionPolicy") in naming.RETAINING_POLICIES and physical:
             found.append(RetainedResource(account, region, resource["ResourceType"], physical, here))
     return found
 
@@ -96,7 +97,8 @@ def destroy(env: EnvConfig, clients: Clients, console: Console) -> int:
     ops.cfn.delete_stack_set(StackSetName=ops.name)
     console.line(f"Deleted stack set {ops.name}.")
     if retained:
-        console.line("Retained (DeletionPolicy Retain; delete them yourself when their data is no longer needed):")
+        console.line("Retained (DeletionPolicy RetainExceptOnCreate; delete them yourself when their data is "
+                     "no longer needed):")
         for resource in retained:
             console.line(f"  {resource.text()}")
         functions = [r for r in retained if r.resource_type == "AWS::Lambda::Function"]

@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator
 
 import boto3
 
+from edgeconfig.accounts import EnvironmentTables, WriteReport, push
+from edgeconfig.model import EdgeConfig, edge_config_path, load_edge_config
 from rollout import naming
 from rollout.aws import Access, CallLog, Clients
 from rollout.bootstrap import Bootstrapper
@@ -90,18 +92,20 @@ def seed_accounts(env: EnvConfig) -> list[str]:
                             path="/", permissions_boundary=None, description="AWS Organizations access",
                             tags=[], max_session_duration="3600", linked_service=None)
             seeded.append(f"{account}: role {naming.DEFAULT_BOOTSTRAP_ROLE_NAME}")
-    if env.domain and env.domain.hosted_zone_id:
-        for account in env.deploy.accounts:
-            route53 = route53_backends[account]["aws"]
-            if env.domain.hosted_zone_id in route53.zones:
-                continue
-            zone = route53.create_hosted_zone(env.domain.zone_name, private_zone=False,
-                                              comment="delegated zone (rehearsal)")
-            # The config names an existing zone by id: give moto's new zone that id.
-            route53.zones.pop(zone.resource_id)
-            zone.resource_id = env.domain.hosted_zone_id
-            route53.zones[zone.resource_id] = zone
-            seeded.append(f"{account}: hosted zone {env.domain.zone_name} ({zone.resource_id})")
+    for account, domain in env.account_domains:
+        # Each account's existing, delegated zone, in that account only: a zone lives in one account.
+        if domain.hosted_zone_id is None:
+            continue
+        route53 = route53_backends[account]["aws"]
+        if domain.hosted_zone_id in route53.zones:
+            continue
+        zone = route53.create_hosted_zone(domain.zone_name, private_zone=False,
+                                          comment="delegated zone (rehearsal)")
+        # The config names an existing zone by id: give moto's new zone that id.
+        route53.zones.pop(zone.resource_id)
+        zone.resource_id = domain.hosted_zone_id
+        route53.zones[zone.resource_id] = zone
+        seeded.append(f"{account}: hosted zone {domain.zone_name} ({zone.resource_id})")
     return seeded
 
 
@@ -155,6 +159,7 @@ class Rehearsal:
         self.clock = clock
         self.clients = Clients(rehearsal_session(), endpoint_url=endpoint_url, notify=console.line)
         self.report = RehearsalReport(self.env, endpoint_url)
+        self.edge_config_pushes: list[tuple[EdgeConfig, WriteReport]] = []
 
     def _phase(self, name: str, action: Callable[[], Any], operations: Callable[[], int] = lambda: 0) -> Any:
         self.console.line(f"== {name}")
@@ -187,12 +192,39 @@ class Rehearsal:
         self.report.outputs = self._phase("outputs", self._outputs)
         second = Deployer(self.templates, self.clients, self.console, clock=self.clock)
         self._phase("deploy again (no-op)", second.run, lambda: len(second.ops.started))
+        if edge_config_path(env.environment).is_file():
+            self._phase("edge-config push", self._push_edge_config)
+            self._phase("edge-config push again", self._push_edge_config)
         self._phase("site", self._site)
         self.console.line("== checks through the service APIs")
         self._verify()
         for check in self.report.checks:
             self.console.line(f"  {'ok  ' if check.ok else 'FAIL'} {check.text}")
         return self.report
+
+    def _push_edge_config(self) -> None:
+        """`edge-config push` of config/edge/<env>.yaml to every account, as the command does it."""
+        config = load_edge_config(edge_config_path(self.env.environment))
+        tables = EnvironmentTables(self.env, self.clients, self.env.deploy.accounts, write=True)
+        report = push(tables, config, None, self.clients.caller()[1], message="rehearsal")
+        for outcome in report.outcomes:
+            self.console.line(f"  {outcome.account}: {tables.where}: {outcome.result}")
+        self.edge_config_pushes.append((config, report))
+
+    def _verify_edge_config(self) -> None:
+        """Each account's table serves the pushed file, and the same push again wrote nothing."""
+        (config, first), (_, again) = self.edge_config_pushes
+        for outcome in first.outcomes:
+            table = self._client(outcome.account, "dynamodb", self.env.primary_region).get_item(
+                TableName=self.env.edge_config_table_name, ConsistentRead=True,
+                Key={"config_id": {"S": self.env.environment}, "version": {"N": "0"}}).get("Item", {})
+            served = table.get("content_hash", {}).get("S", "(nothing)")
+            self._check(outcome.ok and served == config.content_hash,
+                        f"{outcome.account}: edge-config push: the table serves {config.source} "
+                        f"({served}): {outcome.result}")
+        noop = self.report.phase("edge-config push again")
+        self._check(again.ok and not again.written and noop.mutating == 0,
+                    f"the same edge-config push again wrote nothing ({noop.mutating} mutating calls)")
 
     def _site(self) -> None:
         """deploy.py site sync, a no-op rebuild, a changed page and a rollback (sitepublish.rehearsal)."""
@@ -237,6 +269,8 @@ class Rehearsal:
                 self._verify_account(account)
             except Exception as exc:  # a missing resource is a failed check, not a crash
                 self._check(False, f"{account}: {type(exc).__name__}: {exc}")
+        if self.edge_config_pushes:
+            self._verify_edge_config()
 
     def _verify_account(self, account: str) -> None:
         env = self.env
@@ -257,12 +291,16 @@ class Rehearsal:
 
         policy = json.loads(self._client(account, "s3", env.primary_region)
                             .get_bucket_policy(Bucket=origin_bucket)["Policy"])
-        source_arns = [s.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
-                       for s in policy.get("Statement", [])
-                       if s.get("Effect") == "Allow" and "cloudfront.amazonaws.com" in json.dumps(s.get("Principal"))]
-        self._check(source_arns == [distribution_arn],
-                    f"{account}: origin bucket {origin_bucket} ({env.primary_region}) lets CloudFront read "
-                    f"only for the {EDGE_REGION} distribution (AWS:SourceArn {source_arns})")
+        cloudfront_grants = [s for s in policy.get("Statement", []) if s.get("Effect") == "Allow"
+                             and "cloudfront.amazonaws.com" in json.dumps(s.get("Principal"))]
+        source_arns = sorted({s.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
+                              for s in cloudfront_grants})
+        actions = sorted({a for s in cloudfront_grants
+                          for a in ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", []))})
+        # ListBucket makes a missing object a 404 instead of a 403.
+        self._check(source_arns == [distribution_arn] and actions == ["s3:GetObject", "s3:ListBucket"],
+                    f"{account}: origin bucket {origin_bucket} ({env.primary_region}) lets CloudFront read and "
+                    f"list only for the {EDGE_REGION} distribution (AWS:SourceArn {source_arns}, {actions})")
         origins = [o["DomainName"] for o in config["Origins"].get("Items", [])]
         regional = f"{origin_bucket}.s3.{env.primary_region}.amazonaws.com"
         self._check(regional in origins, f"{account}: the distribution's origin is {regional} (origins {origins})")
@@ -274,13 +312,14 @@ class Rehearsal:
                     f"{account}: the distribution carries the CLOUDFRONT web ACL {web_acl or '(none)'}")
 
         certificate = config.get("ViewerCertificate", {})
-        if env.custom_domain:
+        domain = env.domain_for(account)
+        if domain is not None and domain.aliases:
             arn = certificate.get("ACMCertificateArn", "")
             described = self._client(account, "acm", EDGE_REGION).describe_certificate(CertificateArn=arn)["Certificate"] \
                 if arn.startswith(f"arn:aws:acm:{EDGE_REGION}:") else {}
             names = set([described.get("DomainName", "")] + described.get("SubjectAlternativeNames", []))
             aliases = set(config.get("Aliases", {}).get("Items", []))
-            self._check(described.get("Status") == "ISSUED" and aliases <= names and aliases == set(env.domain.aliases),
+            self._check(described.get("Status") == "ISSUED" and aliases <= names and aliases == set(domain.aliases),
                         f"{account}: the distribution uses ISSUED us-east-1 certificate {arn or '(none)'} "
                         f"covering {sorted(aliases)}")
         else:
@@ -301,21 +340,21 @@ class Rehearsal:
         self._check(bool(arns) and existing == arns,
                     f"{account}: the distribution's edge functions are numbered versions in us-east-1: {short}")
 
-        if env.custom_domain:
-            zone_id = env.domain.hosted_zone_id
+        if domain is not None and domain.aliases:
+            zone_id = domain.hosted_zone_id
             records = self._client(account, "route53", EDGE_REGION).list_resource_record_sets(
                 HostedZoneId=zone_id)["ResourceRecordSets"]
-            domain = distribution["DomainName"].rstrip(".")
+            target = distribution["DomainName"].rstrip(".")
             missing = []
-            for alias in env.domain.aliases:
+            for alias in domain.aliases:
                 for record_type in ("A", "AAAA"):
                     match = [r for r in records if r["Name"].rstrip(".") == alias and r["Type"] == record_type
-                             and r.get("AliasTarget", {}).get("DNSName", "").rstrip(".") == domain
+                             and r.get("AliasTarget", {}).get("DNSName", "").rstrip(".") == target
                              and r.get("AliasTarget", {}).get("HostedZoneId") == CLOUDFRONT_HOSTED_ZONE_ID]
                     if not match:
                         missing.append(f"{record_type} {alias}")
             self._check(not missing, f"{account}: Route53 zone {zone_id} aliases "
-                                     f"{', '.join(env.domain.aliases)} (A and AAAA) to {domain}"
+                                     f"{', '.join(domain.aliases)} (A and AAAA) to {target}"
                                      + (f"; missing {', '.join(missing)}" if missing else ""))
 
 

@@ -13,6 +13,7 @@ Each fix makes moto do what CloudFormation documents; none changes what a templa
   removed, then added, then modified, each in template order, so a nested stack could read a
   sibling's outputs before that sibling was updated), then removed resources are deleted unless
   their DeletionPolicy is Retain (moto deleted them regardless).
+- A stack delete keeps RetainExceptOnCreate resources as it keeps Retain ones.
 - Updates respect Conditions: moto updated every changed resource of the template, including
   the ones whose Condition is false in the stack's region (never created), and crashed.
 - A resource that fails while a sibling reads it (Fn::GetAtt) reports its own error: moto's
@@ -35,6 +36,8 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.utils import get_stack_from_s3_url
 from moto.utilities.utils import get_partition
+
+from rollout.naming import RETAINING_POLICIES
 
 _installed = False
 
@@ -175,7 +178,7 @@ def _update_with_rules(self: parsing.ResourceMap, template: dict[str, Any],
 def _update_resources(self: parsing.ResourceMap, template: dict[str, Any],
                       parameters: dict[str, Any] | None) -> None:
     """A stack update as CloudFormation runs it: new and changed resources in dependency order,
-    then the cleanup of removed ones, which keeps those whose DeletionPolicy is Retain.
+    then the cleanup of removed ones, which keeps those whose DeletionPolicy retains them.
 
     moto removed first (an edge function's old version, while the distribution still used it,
     even when retained), then added, then modified (a new version published before the
@@ -216,7 +219,7 @@ def _update_resources(self: parsing.ResourceMap, template: dict[str, Any],
             self._parsed_resources[name] = updated
     for name in diff["Remove"]:
         resource = self._parsed_resources.pop(name, None)
-        if resource is None or previous[name].get("DeletionPolicy") == "Retain":
+        if resource is None or previous[name].get("DeletionPolicy") in RETAINING_POLICIES:
             continue
         self._delete_resource(resource, previous[name])
 
@@ -386,6 +389,23 @@ def _instance_to_dict(self: cfn_models.StackInstance) -> dict[str, Any]:
     return result
 
 
+_original_delete = parsing.ResourceMap.delete
+
+
+def _delete_keeping_retained(self: parsing.ResourceMap) -> None:
+    """A stack delete keeps every resource whose DeletionPolicy retains it (moto knew only Retain)."""
+    declared = self._resource_json_map
+    self._resource_json_map = {
+        name: {**resource, "DeletionPolicy": "Retain"}
+        if resource.get("DeletionPolicy") in RETAINING_POLICIES else resource
+        for name, resource in declared.items()
+    }
+    try:
+        _original_delete(self)
+    finally:
+        self._resource_json_map = declared
+
+
 def install() -> None:
     """Apply the fixes (idempotent)."""
     global _installed
@@ -397,6 +417,7 @@ def install() -> None:
     parsing.ResourceMap.get = _resource_map_get
     parsing.ResourceMap.load = _load_with_rules
     parsing.ResourceMap.update = _update_with_rules
+    parsing.ResourceMap.delete = _delete_keeping_retained
     parsing.parse_and_update_resource = _update_resource
     cfn_models.StackSet.create_stack_instances = _create_stack_instances
     cfn_models.StackSet.update_instances = _update_instances

@@ -155,9 +155,21 @@ def aws():
         yield
 
 
-def create_table(name: str, region: str) -> Any:
-    """The edge-config table with the project's fixed key schema (config_id S, version N)."""
-    client = boto3.client("dynamodb", region_name=region)
+def account_client(service: str, account: str, region: str, endpoint_url: str | None = None) -> Any:
+    """A client acting in `account`, entered through STS as deploy.py enters target accounts."""
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint_url)
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/test-setup",
+                                  RoleSessionName="test-setup")["Credentials"]
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url,
+                        aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
+def create_table(name: str, region: str, account: str | None = None, endpoint_url: str | None = None) -> Any:
+    """The edge-config table with the project's fixed key schema (config_id S, version N), in `account` if given."""
+    client = (account_client("dynamodb", account, region, endpoint_url) if account
+              else boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url))
     client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "config_id", "KeyType": "HASH"},
@@ -193,4 +205,4 @@ def current_item(config_id: str, doc: dict, version: int, **overrides: Any) -> d
 def cf() -> SimpleNamespace:
     """The helpers above, for test modules (pytest's importlib mode keeps conftest out of imports)."""
     return SimpleNamespace(viewer_request=viewer_request_event, response=response_event, compiled=compiled,
-                           create_table=create_table, current_item=current_item)
+                           create_table=create_table, current_item=current_item, account_client=account_client)

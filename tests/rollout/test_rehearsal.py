@@ -35,11 +35,13 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
     assert "ok   the second deploy made no mutating call (0 mutating" in out
     assert "111111111111: the distribution carries the CLOUDFRONT web ACL arn:aws:wafv2:us-east-1:111111111111:global/webacl/" in out
     assert "111111111111: no custom domain: the distribution uses CloudFront's default certificate" in out
+    assert "ok   111111111111: edge-config push: the table serves config/edge/dev.yaml (sha256:" in out
+    assert "ok   the same edge-config push again wrote nothing (0 mutating calls)" in out
     assert "ok   site: a rebuild with new modification times made no mutating call (0 mutating)" in out
     assert "ok   site: one changed page is one upload and one invalidation path (/about.html) in each of 1 " \
            "account(s)" in out
     assert "ok   site: rollback restored /about.html from its previous version by a server-side copy" in out
-    assert "Rehearsal passed: 13 checks." in out
+    assert "Rehearsal passed: 15 checks." in out
     assert "FAIL" not in out
 
 
@@ -69,7 +71,8 @@ def test_rehearsal_of_the_generated_output(moto_endpoint: str, name: str) -> Non
         assert len(distributions) == 1
         distribution = distributions[0]
         assert report.outputs[account]["us-east-1"]["DistributionArn"] == distribution["ARN"]
-        assert set(distribution["Aliases"].get("Items", [])) == set(env.domain.aliases)
+        domain = env.domain_for(account)
+        assert set(distribution["Aliases"].get("Items", [])) == set(domain.aliases if domain else ())
         origin = report.outputs[account][env.primary_region]["OriginBucketName"]
         policy = clients.target(account, "s3", env.primary_region, Access.BOOTSTRAP).get_bucket_policy(Bucket=origin)
         assert distribution["ARN"] in policy["Policy"]
@@ -97,8 +100,8 @@ def test_rehearsal_fails_when_the_wiring_is_wrong(moto_endpoint: str, tmp_path: 
     assert run_rehearsal(templates, console, endpoint_url=moto_endpoint) == 1
     text = out.getvalue()
     assert "FAIL 222222222222: origin bucket edgecdn-staging-origin-222222222222-us-west-2 (us-west-2) lets " \
-           "CloudFront read only for the us-east-1 distribution (AWS:SourceArn " \
-           "['arn:aws:cloudfront::111111111111:distribution/EWRONG'])" in text
+           "CloudFront read and list only for the us-east-1 distribution (AWS:SourceArn " \
+           "['arn:aws:cloudfront::111111111111:distribution/EWRONG'], ['s3:GetObject', 's3:ListBucket'])" in text
     assert "Rehearsal FAILED: 1 of" in text
 
 
