@@ -136,7 +136,8 @@ class Bucket:
             batch = keys[start:start + DELETE_BATCH]
             response = self.s3.delete_objects(Bucket=self.name, Delete={
                 "Objects": [{"Key": key} for key in batch], "Quiet": True})
-            failures += [(e.get("Key", "?"), f"{e.get('Code')}: {e.get('Message')}") for e in response.get("Errors", [])]
+            failures += [(e.get("Key", "?"), f"{e.get('Code')}: {e.get('Message')}")
+                         for e in response.get("Errors", [])]
         self._raise(failures, "delete")
 
     def _parallel(self, items: Iterable[Item], work: Callable[[Item], Result],

@@ -72,8 +72,8 @@ def _run(action: Callable[[Console], Any]) -> int:
             action(console)
         except KeyboardInterrupt:
             print("\ndeploy.py: interrupted. Files written so far stay (assets and files go before the pages "
-                  "that reference them), no release was recorded for the account in progress, and its lock "
-                  "was released; run the same command again to finish.", file=sys.stderr)
+                  "that reference them), no release was recorded for the account in progress and no lock is "
+                  "left behind; run the same command again to finish.", file=sys.stderr)
             return EXIT_INTERRUPTED
         return 0
     return _guard(guarded)

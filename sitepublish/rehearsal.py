@@ -54,7 +54,8 @@ def rehearse_site(env: EnvConfig, clients: Clients, console: Console) -> list[tu
         ok = all(r.uploaded == 1 and r.paths == [f"/{CHANGED_PAGE}"] and r.invalidation_id for r in changed)
         checks.append((ok and len(changed) == accounts,
                        f"site: one changed page is one upload and one invalidation path (/{CHANGED_PAGE}) in each "
-                       f"of {accounts} account(s); got " + ", ".join(f"{r.uploaded} upload(s) {r.paths}" for r in changed)))
+                       f"of {accounts} account(s); got "
+                       + ", ".join(f"{r.uploaded} upload(s) {r.paths}" for r in changed)))
 
         mark = clients.log.mark()
         restored = rollback_site(env, clients, quiet)
@@ -76,7 +77,8 @@ def _inside(clients: Clients, account: str, service: str, region: str) -> Any:
 
 
 def _body(clients: Clients, target: Any, key: str) -> bytes:
-    return _inside(clients, target.account, "s3", target.region).get_object(Bucket=target.bucket, Key=key)["Body"].read()
+    s3 = _inside(clients, target.account, "s3", target.region)
+    return s3.get_object(Bucket=target.bucket, Key=key)["Body"].read()
 
 
 def _check_objects(env: EnvConfig, clients: Clients, results: list[Any]) -> tuple[bool, str]:

@@ -329,7 +329,9 @@ def _add_site_publisher_role(t: Template, env: EnvConfig, bucket: s3.Bucket, key
                         "invalidates the distribution through this role",
             AssumeRolePolicyDocument=PolicyDocument(
                 Version="2012-10-17",
-                Statement=[Statement(Effect=Allow, Principal=Principal("AWS", trusted), Action=[sts_actions.AssumeRole])],
+                Statement=[
+                    Statement(Effect=Allow, Principal=Principal("AWS", trusted), Action=[sts_actions.AssumeRole])
+                ],
             ),
             MaxSessionDuration=3600,
             Policies=[iam.Policy(PolicyName="PublishSite", PolicyDocument=publish)],

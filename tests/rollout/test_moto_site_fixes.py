@@ -67,7 +67,8 @@ def test_a_template_role_keeps_its_inline_policy_as_json_and_follows_updates(mot
         return json.dumps({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
             "RoleName": "fixes-role",
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]},
+                "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sts:AssumeRole"}]},
             "Policies": [{"PolicyName": "Publish", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": [action], "Resource": ["arn:aws:s3:::b/*"]}]}}]}}}})
 

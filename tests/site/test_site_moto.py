@@ -466,3 +466,24 @@ def test_sync_from_another_directory_as_a_user_runs_it(deployment: Deployment, t
     assert "site: 333333333333  us-west-2      pages" in result.stdout  # progress lines in a log
     assert re.search(r"  333333333333  published +8 \(236 B\) ", result.stdout), result.stdout
     assert site_keys(deployment.objects("333333333333")) == sorted(SITE)
+
+
+def test_ctrl_c_leaves_no_lock_and_no_release(
+        deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from sitepublish.bucket import Bucket
+
+    site = write_site(tmp_path / "site", SITE)
+    original = Bucket.put
+
+    def interrupted(self: Bucket, item: Any, transfer: Any) -> Any:
+        if transfer.key == "index.html":
+            raise KeyboardInterrupt
+        return original(self, item, transfer)
+    monkeypatch.setattr(Bucket, "put", interrupted)
+    status, out, err = cli(sync_args(deployment, site, "--account", "555555555555"), capsys)
+    assert status == 130
+    assert "interrupted. Files written so far stay" in err
+    objects = deployment.objects("555555555555")
+    assert LOCK_KEY not in objects
+    assert [k for k in objects if k.startswith(RELEASES_PREFIX)] == []
+    assert "assets/app.3f9a1c2b.js" in objects and "index.html" not in objects

@@ -1,4 +1,4 @@
-"""An environment or account that is not deployed (or predates the publisher role) is bad input: exit 2, nothing written."""
+"""An environment or account not deployed (or deployed before the publisher role) is bad input: exit 2, nothing written."""
 
 from __future__ import annotations
 
