@@ -65,6 +65,13 @@ def _account(text: str) -> str:
     return text
 
 
+def _release(text: str) -> str:
+    if not re.fullmatch(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}", text):
+        raise argparse.ArgumentTypeError(f"must be a release id such as 20261126T101500Z-3f9a1c2b "
+                                         f"(`site releases` lists them), got {text!r}")
+    return text
+
+
 def _run(action: Callable[[Console], Any]) -> int:
     """The rollout commands' error handling; Ctrl-C says what a site run leaves behind."""
     def guarded(console: Console) -> int:
@@ -158,6 +165,6 @@ def register(commands: Any) -> argparse.ArgumentParser:
                    "release before the live one whose content differs (so a second rollback undoes\n"
                    "the first). Files not in the restored release wait for deletion by a later sync.\n"
                    "Refused (exit 2, nothing changed) if a needed version has expired.")
-    rollback.add_argument("--to", metavar="RELEASE", help="release id to restore (see `site releases`)")
+    rollback.add_argument("--to", type=_release, metavar="RELEASE", help="release id to restore (see `site releases`)")
     writes(rollback)
     return parser

@@ -324,6 +324,8 @@ def test_rollback_to_a_named_release_and_refusals(
     (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
     sync_site(env, clients, quiet(), site, now=start + timedelta(minutes=2))
     base = ["site", "rollback", "--env", "prod", "--endpoint-url", deployment.endpoint]
+    status, out, err = cli(base + ["--to", "last-week"], capsys)
+    assert status == 2 and "argument --to: must be a release id such as 20261126T101500Z-3f9a1c2b" in err
     status, out, err = cli(base + ["--to", "20200101T000000Z-deadbeef"], capsys)
     assert status == 2
     assert "--to 20200101T000000Z-deadbeef: account 333333333333 (s3://edgecdn-prod-origin-333333333333-us-west-2) " \
