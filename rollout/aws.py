@@ -275,15 +275,45 @@ class Clients:
         credentials = self._credentials(account, access)
         key = ("target", account, access, service, region, credentials["AccessKeyId"])
         if key not in self._clients:
-            # The caller's session with the role's credentials: its loaded service models are reused
-            # (a new session per account would parse them again, about 0.3 s per client).
-            self._clients[key] = self._wrap(self.session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config(service),
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            ))
+            self._clients[key] = self._wrap(self._client_as(credentials, service, region, self._config(service)))
         return self._clients[key]
+
+    def assumed(self, role_arn: str, service: str, region: str, session_name: str, pool: int = 10) -> RetryingClient:
+        """A client acting as `role_arn`, assumed with the caller's credentials (e.g. the site publisher role).
+
+        `pool` is the number of HTTP connections the client keeps, for callers that send in parallel.
+        """
+        now = datetime.now(timezone.utc)
+        cached = self._assumed.get((role_arn, session_name))
+        if not cached or cached.expires - now <= timedelta(minutes=5):
+            try:
+                response = self.admin("sts", "us-east-1").assume_role(
+                    RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600)
+            except botocore.exceptions.ClientError as exc:
+                raise RolloutFailed(f"cannot assume {role_arn} ({error_code(exc)}: {error_message(exc)}); "
+                                    "the role trusts the account that deployed the stack set: use its "
+                                    "credentials, with sts:AssumeRole on this role") from exc
+            expires = response["Credentials"].get("Expiration")
+            if not isinstance(expires, datetime):
+                expires = now + timedelta(hours=1)
+            cached = self._assumed[(role_arn, session_name)] = _Assumed(
+                response["Credentials"], expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc))
+        credentials = cached.credentials
+        key = ("assumed", role_arn, service, region, pool, credentials["AccessKeyId"])
+        if key not in self._clients:
+            config = self._config(service).merge(Config(max_pool_connections=pool))
+            self._clients[key] = self._wrap(self._client_as(credentials, service, region, config))
+        return self._clients[key]
+
+    def _client_as(self, credentials: dict[str, Any], service: str, region: str, config: Config) -> Any:
+        """A client with other credentials (a role's), from the caller's session: its loaded service
+        models are reused (a new session per account would parse them again, about 0.3 s per client)."""
+        return self.session.client(
+            service, region_name=region, endpoint_url=self.endpoint_url, config=config,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
     def define_access(self, access: str, role_name: str, session_policy: str | None) -> None:
         """Another reason to enter target accounts: assume `role_name` there, narrowed by `session_policy`."""

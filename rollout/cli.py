@@ -190,6 +190,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
         "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
         "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
-        "to every account (twice), then check the cross-region wiring and the edge-config tables\n"
-        "through the service APIs. Exit 0 only when everything holds.",
+        "to every account (twice), sync, rebuild, change and roll back a small site (deploy.py\n"
+        "site), then check the cross-region wiring, the edge-config tables and the site through\n"
+        "the service APIs. Exit 0 only when everything holds.",
         aws=False)

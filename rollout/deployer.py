@@ -21,8 +21,9 @@ from templates.common import tags
 from templates.config import EDGE_REGION
 
 
-def stack_set_parameters(templates: TemplateSet, publication: Publication) -> dict[str, str]:
-    """Stack-set level values: the edge region's bucket and the set's prefix.
+def stack_set_parameters(templates: TemplateSet, publication: Publication,
+                         administration_account: str) -> dict[str, str]:
+    """Stack-set level values: the edge region's bucket, the set's prefix, the deploying account.
 
     DistributionArn is declared at stack-set level (empty) because instance overrides can only
     set parameters the stack set has; the primary instances override it.
@@ -33,6 +34,9 @@ def stack_set_parameters(templates: TemplateSet, publication: Publication) -> di
     }
     if templates.has_distribution_parameter:
         parameters[naming.PARAM_DISTRIBUTION_ARN] = ""
+    if naming.PARAM_SITE_PUBLISHER_ACCOUNT in templates.root_parameters:
+        # The role `deploy.py site` uploads through trusts the account deploy.py runs from.
+        parameters[naming.PARAM_SITE_PUBLISHER_ACCOUNT] = administration_account
     return parameters
 
 
@@ -112,7 +116,7 @@ class Deployer:
 
     def _sync_stack_set(self, publication: Publication) -> None:
         name = self.ops.name
-        desired = stack_set_parameters(self.templates, publication)
+        desired = stack_set_parameters(self.templates, publication, self.clients.account)
         current = self.ops.describe()
         common: dict[str, Any] = {
             "StackSetName": name,

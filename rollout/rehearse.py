@@ -195,6 +195,7 @@ class Rehearsal:
         if edge_config_path(env.environment).is_file():
             self._phase("edge-config push", self._push_edge_config)
             self._phase("edge-config push again", self._push_edge_config)
+        self._phase("site", self._site)
         self.console.line("== checks through the service APIs")
         self._verify()
         for check in self.report.checks:
@@ -224,6 +225,17 @@ class Rehearsal:
         noop = self.report.phase("edge-config push again")
         self._check(again.ok and not again.written and noop.mutating == 0,
                     f"the same edge-config push again wrote nothing ({noop.mutating} mutating calls)")
+
+    def _site(self) -> None:
+        """deploy.py site sync, a no-op rebuild, a changed page and a rollback (sitepublish.rehearsal)."""
+        from sitepublish.rehearsal import rehearse_site
+
+        if naming.OUTPUT_SITE_PUBLISHER_ROLE_ARN not in self.templates.root.get("Outputs", {}):
+            self.console.line(f"  skipped: {naming.ROOT_TEMPLATE} has no {naming.OUTPUT_SITE_PUBLISHER_ROLE_ARN} "
+                              "output, so `deploy.py site` has no role to publish through")
+            return
+        for ok, text in rehearse_site(self.env, self.clients, self.console):
+            self._check(ok, text)
 
     def _outputs(self) -> dict[str, dict[str, dict[str, str]]]:
         outputs = collect_outputs(self.env, self.clients)

@@ -58,10 +58,13 @@ def install() -> None:
     from rollout.moto_models import (  # noqa: F401  (importing registers the models)
         acm,
         awslambda,
+        bucket_policy_principals,
         cloudformation,
         cloudfront,
+        cloudfront_invalidations,
         cloudwatch,
         dynamodb,
+        iam_role_policies,
         policy_conditions,
         s3,
         service_fixes,
@@ -72,6 +75,9 @@ def install() -> None:
     cloudformation.install()
     policy_conditions.install()
     service_fixes.install()
+    bucket_policy_principals.install()
+    cloudfront_invalidations.install()
+    iam_role_policies.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()

@@ -40,7 +40,7 @@ def _publication(templates: TemplateSet, clients: StubbedClients) -> Publication
 
 
 def _current_stack_set(templates: TemplateSet, clients: StubbedClients) -> dict[str, Any]:
-    parameters = stack_set_parameters(templates, _publication(templates, clients))
+    parameters = stack_set_parameters(templates, _publication(templates, clients), clients.account)
     return {"StackSet": {
         "StackSetName": naming.stack_set_name(templates.env), "Status": "ACTIVE", "PermissionModel": "SELF_MANAGED",
         "TemplateBody": templates.root_body, "Tags": stack_set_tags(templates),
