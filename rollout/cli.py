@@ -18,7 +18,7 @@ from rollout.inputs import load_env, load_templates
 EXIT_INTERRUPTED = 130
 
 
-def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
+def add_common_options(parser: argparse.ArgumentParser, aws: bool = True) -> None:
     parser.add_argument("--env", required=True, metavar="NAME",
                         help="environment: config/NAME.yaml and output/NAME/")
     if aws:
@@ -29,7 +29,7 @@ def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
                             help="send every AWS call to this endpoint (an emulator such as moto)")
 
 
-def _clients(args: argparse.Namespace, console: Console) -> Clients:
+def connect(args: argparse.Namespace, console: Console) -> Clients:
     session = make_session(args.profile)
     require_credentials(session)
     clients = Clients(session, endpoint_url=args.endpoint_url, notify=console.line,
@@ -38,7 +38,7 @@ def _clients(args: argparse.Namespace, console: Console) -> Clients:
     return clients
 
 
-def _guard(action: Callable[[Console], int]) -> int:
+def guarded(action: Callable[[Console], int]) -> int:
     console = Console()
     try:
         return action(console)
@@ -66,8 +66,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         env = load_env(args.env)
-        return bootstrap(env, _clients(args, console), console)
-    return _guard(run)
+        return bootstrap(env, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -75,8 +75,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
-        return publish(templates, _clients(args, console), console)
-    return _guard(run)
+        return publish(templates, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -84,8 +84,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
-        return deploy(templates, _clients(args, console), console)
-    return _guard(run)
+        return deploy(templates, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -93,8 +93,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         env = load_env(args.env)
-        return status(env, _clients(args, console), console)
-    return _guard(run)
+        return status(env, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_outputs(args: argparse.Namespace) -> int:
@@ -102,8 +102,8 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         env = load_env(args.env)
-        return outputs(env, _clients(args, console), console, as_json=args.json)
-    return _guard(run)
+        return outputs(env, connect(args, console), console, as_json=args.json)
+    return guarded(run)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -111,8 +111,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
-        return diff(templates, _clients(args, console), console)
-    return _guard(run)
+        return diff(templates, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
@@ -123,8 +123,8 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         if not args.yes:
             raise InputError(f"destroy deletes every instance of stack set {naming.stack_set_name(env)} "
                              "and the stack set itself; pass --yes to confirm")
-        return destroy(env, _clients(args, console), console)
-    return _guard(run)
+        return destroy(env, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
@@ -133,7 +133,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
         return run_rehearsal(templates, console)
-    return _guard(run)
+    return guarded(run)
 
 
 def _role_name(text: str) -> str:
@@ -149,7 +149,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             aws: bool = True) -> argparse.ArgumentParser:
         parser = subparsers.add_parser(name, help=help_text, description=description,
                                        formatter_class=argparse.RawDescriptionHelpFormatter)
-        _common(parser, aws=aws)
+        add_common_options(parser, aws=aws)
         parser.set_defaults(func=func)
         return parser
 
