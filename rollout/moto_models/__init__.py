@@ -62,14 +62,18 @@ def install() -> None:
         cloudfront,
         cloudwatch,
         dynamodb,
+        lifecycle,
         policy_conditions,
         s3,
         service_fixes,
         sns,
+        stacksets,
         wafv2,
     )
 
     cloudformation.install()
+    lifecycle.install()
+    stacksets.install()
     policy_conditions.install()
     service_fixes.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):

@@ -12,6 +12,7 @@ class ResourceFailed(ValidationError):
 
     def __init__(self, resource_type: str, message: str):
         super().__init__(message=f"{resource_type}: {message}")
+        self.reason = message
 
 
 class EmulatedResource:
