@@ -70,8 +70,30 @@ def rehearsal_session() -> boto3.Session:
                          region_name=EDGE_REGION)
 
 
+def account_domain(env: EnvConfig, account: str) -> Any:
+    """The domain one account serves, or None (transition: templates.config's domain_for when present)."""
+    domain_for = getattr(env, "domain_for", None)
+    return domain_for(account) if domain_for else getattr(env, "domain", None)
+
+
+def zone_owner(zone_id: str) -> str | None:
+    """The account that holds a hosted zone id (a zone lives in exactly one account), or None."""
+    from moto.route53.models import route53_backends
+
+    for account in list(route53_backends.keys()):
+        for backend in list(dict.values(route53_backends[account])):
+            if zone_id in backend.zones:
+                return account
+    return None
+
+
 def seed_accounts(env: EnvConfig) -> list[str]:
-    """What the accounts hold before any rollout: the bootstrap role, the delegated zone."""
+    """What the accounts hold before any rollout: the bootstrap role, each account's delegated zone.
+
+    A hosted zone exists in the one account that owns it: an account's configured zone is created
+    in that account only, and a zone id that some account already holds is not created again (so
+    accounts that name another account's zone find none, as on AWS).
+    """
     from moto.iam.models import iam_backends
     from moto.route53.models import route53_backends
 
@@ -90,18 +112,17 @@ def seed_accounts(env: EnvConfig) -> list[str]:
                             path="/", permissions_boundary=None, description="AWS Organizations access",
                             tags=[], max_session_duration="3600", linked_service=None)
             seeded.append(f"{account}: role {naming.DEFAULT_BOOTSTRAP_ROLE_NAME}")
-    if env.domain and env.domain.hosted_zone_id:
-        for account in env.deploy.accounts:
-            route53 = route53_backends[account]["aws"]
-            if env.domain.hosted_zone_id in route53.zones:
-                continue
-            zone = route53.create_hosted_zone(env.domain.zone_name, private_zone=False,
-                                              comment="delegated zone (rehearsal)")
-            # The config names an existing zone by id: give moto's new zone that id.
-            route53.zones.pop(zone.resource_id)
-            zone.resource_id = env.domain.hosted_zone_id
-            route53.zones[zone.resource_id] = zone
-            seeded.append(f"{account}: hosted zone {env.domain.zone_name} ({zone.resource_id})")
+    for account in env.deploy.accounts:
+        domain = account_domain(env, account)
+        if domain is None or not domain.hosted_zone_id or zone_owner(domain.hosted_zone_id) is not None:
+            continue
+        route53 = route53_backends[account]["aws"]
+        zone = route53.create_hosted_zone(domain.zone_name, private_zone=False, comment="delegated zone (rehearsal)")
+        # The config names an existing zone by id: give moto's new zone that id.
+        route53.zones.pop(zone.resource_id)
+        zone.resource_id = domain.hosted_zone_id
+        route53.zones[zone.resource_id] = zone
+        seeded.append(f"{account}: hosted zone {domain.zone_name} ({zone.resource_id})")
     return seeded
 
 
@@ -262,13 +283,14 @@ class Rehearsal:
                     f"{account}: the distribution carries the CLOUDFRONT web ACL {web_acl or '(none)'}")
 
         certificate = config.get("ViewerCertificate", {})
-        if env.custom_domain:
+        domain = account_domain(env, account)
+        if domain is not None:
             arn = certificate.get("ACMCertificateArn", "")
             described = self._client(account, "acm", EDGE_REGION).describe_certificate(CertificateArn=arn)["Certificate"] \
                 if arn.startswith(f"arn:aws:acm:{EDGE_REGION}:") else {}
             names = set([described.get("DomainName", "")] + described.get("SubjectAlternativeNames", []))
             aliases = set(config.get("Aliases", {}).get("Items", []))
-            self._check(described.get("Status") == "ISSUED" and aliases <= names and aliases == set(env.domain.aliases),
+            self._check(described.get("Status") == "ISSUED" and aliases <= names and aliases == set(domain.aliases),
                         f"{account}: the distribution uses ISSUED us-east-1 certificate {arn or '(none)'} "
                         f"covering {sorted(aliases)}")
         else:
@@ -289,21 +311,21 @@ class Rehearsal:
         self._check(bool(arns) and existing == arns,
                     f"{account}: the distribution's edge functions are numbered versions in us-east-1: {short}")
 
-        if env.custom_domain:
-            zone_id = env.domain.hosted_zone_id
+        if domain is not None:
+            zone_id = domain.hosted_zone_id
             records = self._client(account, "route53", EDGE_REGION).list_resource_record_sets(
                 HostedZoneId=zone_id)["ResourceRecordSets"]
-            domain = distribution["DomainName"].rstrip(".")
+            target = distribution["DomainName"].rstrip(".")
             missing = []
-            for alias in env.domain.aliases:
+            for alias in domain.aliases:
                 for record_type in ("A", "AAAA"):
                     match = [r for r in records if r["Name"].rstrip(".") == alias and r["Type"] == record_type
-                             and r.get("AliasTarget", {}).get("DNSName", "").rstrip(".") == domain
+                             and r.get("AliasTarget", {}).get("DNSName", "").rstrip(".") == target
                              and r.get("AliasTarget", {}).get("HostedZoneId") == CLOUDFRONT_HOSTED_ZONE_ID]
                     if not match:
                         missing.append(f"{record_type} {alias}")
             self._check(not missing, f"{account}: Route53 zone {zone_id} aliases "
-                                     f"{', '.join(env.domain.aliases)} (A and AAAA) to {domain}"
+                                     f"{', '.join(domain.aliases)} (A and AAAA) to {target}"
                                      + (f"; missing {', '.join(missing)}" if missing else ""))
 
 

@@ -28,6 +28,7 @@ EMULATED_TYPES = {
     "AWS::SNS::TopicPolicy": "sns.EmulatedTopicPolicy",
     "AWS::SNS::Subscription": "sns.EmulatedSubscription",
     "AWS::CloudWatch::Alarm": "cloudwatch.EmulatedAlarm",
+    "AWS::Route53::RecordSetGroup": "route53.EmulatedRecordSetGroup",
 }
 
 
@@ -64,6 +65,7 @@ def install() -> None:
         dynamodb,
         lifecycle,
         policy_conditions,
+        route53,
         s3,
         service_fixes,
         sns,
@@ -72,6 +74,7 @@ def install() -> None:
     )
 
     cloudformation.install()
+    cloudfront.install()
     lifecycle.install()
     stacksets.install()
     policy_conditions.install()

@@ -15,6 +15,16 @@ class ResourceFailed(ValidationError):
         self.reason = message
 
 
+class NameTaken(Exception):
+    """A resource of that name exists: CloudFormation's resource handlers fail with AlreadyExists."""
+
+    code = "AlreadyExists"
+
+    def __init__(self, name: str):
+        super().__init__(f"{name} already exists")
+        self.message = f"{name} already exists"
+
+
 class EmulatedResource:
     """Mixin for models: attribute lookup from ATTRIBUTES, created at once, instance delete."""
 

@@ -152,6 +152,15 @@ def stack_event(stack: cfn_models.Stack, status: str, reason: str | None = None)
     stack._add_stack_event(status, resource_status_reason=reason)
 
 
+def _identifier(resource_class: Any, resolved_json: dict[str, Any], physical_name: str) -> str:
+    """The name a resource handler reports: the name property when the template sets it."""
+    properties = resolved_json.get("Properties") or {}
+    for key in (resource_class.cloudformation_name_type(), "AliasName"):
+        if key and isinstance(properties.get(key), str):
+            return properties[key]
+    return physical_name
+
+
 def _physical_id(resource: Any) -> str:
     try:
         return str(resource.physical_resource_id or "")
@@ -200,7 +209,7 @@ def create_resource(logical_id: str, resource_json: dict[str, Any], resources: p
     except CreateFailed:
         raise
     except Exception as exc:
-        reason = failure_reason(exc, resource_type, physical_name)
+        reason = failure_reason(exc, resource_type, _identifier(resource_class, resolved_json, physical_name))
         resource_event(stack, logical_id, resource_type, "CREATE_FAILED", reason)
         raise CreateFailed(logical_id, resource_type, reason) from exc
     resource.cf_resource_type = resource_type

@@ -102,8 +102,9 @@ def _status_reason(stack: cfn_models.Stack) -> str:
     """StackSets' StatusReason for a failed stack: its first failed resource and why."""
     for event in stack.events:
         if event.resource_status.endswith("_FAILED") and event.logical_resource_id != stack.name:
+            reason = str(event.resource_status_reason or "").rstrip(".")
             return (f"ResourceLogicalId:{event.logical_resource_id}, ResourceType:{event.resource_type}, "
-                    f"ResourceStatusReason:{event.resource_status_reason}.")
+                    f"ResourceStatusReason:{reason}.")
     return f"Stack {stack.stack_id} ended {stack.status}."
 
 

@@ -315,6 +315,7 @@ def test_nested_stack_outputs_and_missing_output_error(moto: str) -> None:
     outputs = _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}},
                       outputs={"FromChild": {"Value": {"Fn::GetAtt": ["Child", "Outputs.TopicArn"]}}})
     assert outputs["FromChild"] == "arn:aws:sns:us-east-1:123456789012:child-topic"
+    _client(moto, "cloudformation").delete_stack(StackName="models")  # the child's topic name is free again
     with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}},
                        "Reader": {"Type": "AWS::SNS::Topic", "Properties": {
