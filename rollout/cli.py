@@ -126,6 +126,16 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     return _guard(run)
 
 
+def cmd_retained(args: argparse.Namespace) -> int:
+    from rollout.leftovers import retained
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        return retained(templates, _clients(args, console), console, delete_empty=args.delete_empty,
+                        delete_data=args.delete_data, accounts=args.account)
+    return _guard(run)
+
+
 def cmd_rehearse(args: argparse.Namespace) -> int:
     from rollout.rehearse import run_rehearsal
 
@@ -178,6 +188,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                   "DeletionPolicy Retain stay and are listed; edge functions that CloudFront still\n"
                   "replicates are reported with what to run later.")
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
+    retained = add("retained", cmd_retained, "list (and delete) what an earlier rollout left that a deploy would hit",
+                   "List the resources that have a name this environment's templates give (buckets, the\n"
+                   "edge-config table, log groups, edge functions, roles, KMS aliases) but are not part of\n"
+                   "its live stacks - retained by an earlier destroy or rollback - and aliases that\n"
+                   "another distribution holds; say what each holds. A deploy refuses to start while any\n"
+                   "exist. Resources of the live stacks are never touched.\n"
+                   "Exit 0 when none is left (a deploy will not collide), 1 when some remain.")
+    retained.add_argument("--delete-empty", action="store_true",
+                          help="delete the ones that hold no data: buckets without any object version, tables "
+                               "without items, log groups without log streams, functions, roles, KMS aliases")
+    retained.add_argument("--delete-data", action="store_true",
+                          help="also delete the ones that hold data (object versions, items, logs are lost)")
+    retained.add_argument("--account", action="append", metavar="ID",
+                          help="only this account of the environment (repeatable); default: all")
     add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
         "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
         "against moto started in this process (no AWS account needed), then check the\n"

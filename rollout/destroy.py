@@ -1,7 +1,8 @@
 """`destroy`: delete the instances (primary region first) and then the stack set.
 
-Resources with DeletionPolicy Retain (buckets, the table, keys, edge functions) stay; they are
-listed with where they are. Lambda@Edge replicas are deleted by CloudFront hours after the
+Retained resources (DeletionPolicy Retain or RetainExceptOnCreate: buckets, the table, keys, log
+groups, edge functions) stay; they are listed with where they are, and `retained` deletes them
+when a deploy again would collide with them. Lambda@Edge replicas are deleted by CloudFront hours after the
 distribution goes: an edge function that is not retained cannot be deleted before that, and the
 instance delete then fails with "replicated function"; destroy says so and what to run later.
 """
@@ -22,6 +23,9 @@ from templates.config import EDGE_REGION, EnvConfig
 
 REPLICATED_FUNCTION_MARKER = "replicated function"
 
+# What a stack delete keeps: RetainExceptOnCreate only deletes when the creating operation rolls back.
+RETAINED_ON_DELETE = frozenset({"Retain", "RetainExceptOnCreate"})
+
 
 @dataclass(frozen=True)
 class RetainedResource:
@@ -36,7 +40,7 @@ class RetainedResource:
 
 
 def retained_resources(cfn: Any, stack_id: str, account: str, region: str, path: str = "") -> list[RetainedResource]:
-    """Resources of the stack (and its nested stacks) whose DeletionPolicy is Retain."""
+    """Resources of the stack (and its nested stacks) that a stack delete keeps (Retain, RetainExceptOnCreate)."""
     template = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
     if isinstance(template, str):
         template = json.loads(template)
@@ -48,7 +52,7 @@ def retained_resources(cfn: Any, stack_id: str, account: str, region: str, path:
         physical = resource.get("PhysicalResourceId", "")
         if resource.get("ResourceType") == "AWS::CloudFormation::Stack" and physical:
             found.extend(retained_resources(cfn, physical, account, region, here))
-        elif declared.get(logical, {}).get("DeletionPolicy") == "Retain" and physical:
+        elif declared.get(logical, {}).get("DeletionPolicy") in RETAINED_ON_DELETE and physical:
             found.append(RetainedResource(account, region, resource["ResourceType"], physical, here))
     return found
 
@@ -96,7 +100,7 @@ def destroy(env: EnvConfig, clients: Clients, console: Console) -> int:
     ops.cfn.delete_stack_set(StackSetName=ops.name)
     console.line(f"Deleted stack set {ops.name}.")
     if retained:
-        console.line("Retained (DeletionPolicy Retain; delete them yourself when their data is no longer needed):")
+        console.line("Retained (their DeletionPolicy keeps them, with their data):")
         for resource in retained:
             console.line(f"  {resource.text()}")
         functions = [r for r in retained if r.resource_type == "AWS::Lambda::Function"]
@@ -107,4 +111,7 @@ def destroy(env: EnvConfig, clients: Clients, console: Console) -> int:
             for function in functions:
                 console.line(f"  aws lambda delete-function --region {function.region} "
                              f"--function-name {function.physical_id}   # account {function.account}")
+        console.line(f"A deploy of {ops.name} refuses to start while these names are taken: "
+                     f"`python deploy.py retained --env {env.environment}` lists them with what they hold, "
+                     "`--delete-empty` deletes the empty ones, `--delete-data` also the others.")
     return 0
