@@ -7,7 +7,8 @@
   python generate.py --no-lint       skip cfn-lint (the wiring and size checks still run)
 
 Exit status: 0 success, 1 a failed check (lint findings, wiring, size, --check difference),
-2 bad input (an invalid or unknown config file). output/ is replaced whole or not at all.
+2 bad input (an invalid or unknown config file, or an alias or hosted zone that two accounts or
+environments claim). output/ is replaced whole or not at all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from templates.build import BuildError, RenderedTemplate, render_checked
 from templates.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, EnvConfig, environment_names, load_environment
+from templates.global_rules import GlobalRuleError, domain_problems
 from templates.lint import lint_environment
 
 OUTPUT_DIR = PROJECT_ROOT / "output"
@@ -49,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         if not names:
             raise ConfigError(args.config_dir, [("(directory)", "holds no <env>.yaml file")])
         envs = [load_environment(name, args.config_dir) for name in names]
-    except ConfigError as exc:
+        # Aliases and zones are global: check them against every environment, not only those built.
+        others = [load_environment(name, args.config_dir)
+                  for name in environment_names(args.config_dir) if name not in names]
+        problems = domain_problems(envs + others)
+        if problems:
+            raise GlobalRuleError(problems)
+    except (ConfigError, GlobalRuleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

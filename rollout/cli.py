@@ -185,7 +185,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit 0 when there is no difference, 1 when there are differences.")
     destroy = add("destroy", cmd_destroy, "delete the instances and the stack set (keeps retained data)",
                   "Delete the instances (primary region first) and the stack set. Resources with\n"
-                  "DeletionPolicy Retain stay and are listed; edge functions that CloudFront still\n"
+                  "DeletionPolicy RetainExceptOnCreate stay and are listed; edge functions that CloudFront still\n"
                   "replicates are reported with what to run later.")
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
     retained = add("retained", cmd_retained, "list (and delete) what an earlier rollout left that a deploy would hit",

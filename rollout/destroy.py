@@ -15,6 +15,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from rollout import naming
 from rollout.aws import Access, Clients, pages
 from rollout.console import Console
 from rollout.errors import RolloutFailed
@@ -23,8 +24,6 @@ from templates.config import EDGE_REGION, EnvConfig
 
 REPLICATED_FUNCTION_MARKER = "replicated function"
 
-# What a stack delete keeps: RetainExceptOnCreate only deletes when the creating operation rolls back.
-RETAINED_ON_DELETE = frozenset({"Retain", "RetainExceptOnCreate"})
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class RetainedResource:
 
 
 def retained_resources(cfn: Any, stack_id: str, account: str, region: str, path: str = "") -> list[RetainedResource]:
-    """Resources of the stack (and its nested stacks) that a stack delete keeps (Retain, RetainExceptOnCreate)."""
+    """Resources of the stack (and its nested stacks) whose DeletionPolicy keeps them on delete."""
     template = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
     if isinstance(template, str):
         template = json.loads(template)
@@ -52,7 +51,7 @@ def retained_resources(cfn: Any, stack_id: str, account: str, region: str, path:
         physical = resource.get("PhysicalResourceId", "")
         if resource.get("ResourceType") == "AWS::CloudFormation::Stack" and physical:
             found.extend(retained_resources(cfn, physical, account, region, here))
-        elif declared.get(logical, {}).get("DeletionPolicy") in RETAINED_ON_DELETE and physical:
+        elif declared.get(logical, {}).get("DeletionPolicy") in naming.RETAINING_POLICIES and physical:
             found.append(RetainedResource(account, region, resource["ResourceType"], physical, here))
     return found
 

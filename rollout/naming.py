@@ -24,6 +24,10 @@ PARAM_TEMPLATES_BUCKET = "TemplatesBucket"
 PARAM_TEMPLATES_PREFIX = "TemplatesPrefix"
 PARAM_DISTRIBUTION_ARN = "DistributionArn"
 
+# DeletionPolicy values that keep a resource when its stack is deleted (RetainExceptOnCreate also
+# deletes it when the create that made it rolls back).
+RETAINING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate"})
+
 # Root template outputs the rollout reads.
 OUTPUT_DISTRIBUTION_ARN = "DistributionArn"
 

@@ -70,12 +70,6 @@ def rehearsal_session() -> boto3.Session:
                          region_name=EDGE_REGION)
 
 
-def account_domain(env: EnvConfig, account: str) -> Any:
-    """The domain one account serves, or None (transition: templates.config's domain_for when present)."""
-    domain_for = getattr(env, "domain_for", None)
-    return domain_for(account) if domain_for else getattr(env, "domain", None)
-
-
 def zone_owner(zone_id: str) -> str | None:
     """The account that holds a hosted zone id (a zone lives in exactly one account), or None."""
     from moto.route53.models import route53_backends
@@ -112,12 +106,14 @@ def seed_accounts(env: EnvConfig) -> list[str]:
                             path="/", permissions_boundary=None, description="AWS Organizations access",
                             tags=[], max_session_duration="3600", linked_service=None)
             seeded.append(f"{account}: role {naming.DEFAULT_BOOTSTRAP_ROLE_NAME}")
-    for account in env.deploy.accounts:
-        domain = account_domain(env, account)
-        if domain is None or not domain.hosted_zone_id or zone_owner(domain.hosted_zone_id) is not None:
+    for account, domain in env.account_domains:
+        # Each account's existing, delegated zone, in that account only; a zone id that an account
+        # already holds is not created again elsewhere (a zone lives in exactly one account).
+        if domain.hosted_zone_id is None or zone_owner(domain.hosted_zone_id) is not None:
             continue
         route53 = route53_backends[account]["aws"]
-        zone = route53.create_hosted_zone(domain.zone_name, private_zone=False, comment="delegated zone (rehearsal)")
+        zone = route53.create_hosted_zone(domain.zone_name, private_zone=False,
+                                          comment="delegated zone (rehearsal)")
         # The config names an existing zone by id: give moto's new zone that id.
         route53.zones.pop(zone.resource_id)
         zone.resource_id = domain.hosted_zone_id
@@ -266,12 +262,16 @@ class Rehearsal:
 
         policy = json.loads(self._client(account, "s3", env.primary_region)
                             .get_bucket_policy(Bucket=origin_bucket)["Policy"])
-        source_arns = [s.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
-                       for s in policy.get("Statement", [])
-                       if s.get("Effect") == "Allow" and "cloudfront.amazonaws.com" in json.dumps(s.get("Principal"))]
-        self._check(source_arns == [distribution_arn],
-                    f"{account}: origin bucket {origin_bucket} ({env.primary_region}) lets CloudFront read "
-                    f"only for the {EDGE_REGION} distribution (AWS:SourceArn {source_arns})")
+        cloudfront_grants = [s for s in policy.get("Statement", []) if s.get("Effect") == "Allow"
+                             and "cloudfront.amazonaws.com" in json.dumps(s.get("Principal"))]
+        source_arns = sorted({s.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
+                              for s in cloudfront_grants})
+        actions = sorted({a for s in cloudfront_grants
+                          for a in ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", []))})
+        # ListBucket makes a missing object a 404 instead of a 403.
+        self._check(source_arns == [distribution_arn] and actions == ["s3:GetObject", "s3:ListBucket"],
+                    f"{account}: origin bucket {origin_bucket} ({env.primary_region}) lets CloudFront read and "
+                    f"list only for the {EDGE_REGION} distribution (AWS:SourceArn {source_arns}, {actions})")
         origins = [o["DomainName"] for o in config["Origins"].get("Items", [])]
         regional = f"{origin_bucket}.s3.{env.primary_region}.amazonaws.com"
         self._check(regional in origins, f"{account}: the distribution's origin is {regional} (origins {origins})")
@@ -283,8 +283,8 @@ class Rehearsal:
                     f"{account}: the distribution carries the CLOUDFRONT web ACL {web_acl or '(none)'}")
 
         certificate = config.get("ViewerCertificate", {})
-        domain = account_domain(env, account)
-        if domain is not None:
+        domain = env.domain_for(account)
+        if domain is not None and domain.aliases:
             arn = certificate.get("ACMCertificateArn", "")
             described = self._client(account, "acm", EDGE_REGION).describe_certificate(CertificateArn=arn)["Certificate"] \
                 if arn.startswith(f"arn:aws:acm:{EDGE_REGION}:") else {}
@@ -311,7 +311,7 @@ class Rehearsal:
         self._check(bool(arns) and existing == arns,
                     f"{account}: the distribution's edge functions are numbered versions in us-east-1: {short}")
 
-        if domain is not None:
+        if domain is not None and domain.aliases:
             zone_id = domain.hosted_zone_id
             records = self._client(account, "route53", EDGE_REGION).list_resource_record_sets(
                 HostedZoneId=zone_id)["ResourceRecordSets"]

@@ -11,6 +11,7 @@ from troposphere import Template
 
 from templates import cloudfront, dynamodb, lambda_edge, monitoring, root, route53, s3, waf
 from templates.config import EnvConfig
+from templates.global_rules import longest_names_variant, name_problems
 
 BUILDERS: dict[str, Callable[[EnvConfig], Template]] = {
     "root": root.build,
@@ -66,6 +67,9 @@ def render_checked(env: EnvConfig) -> list[RenderedTemplate]:
     """Build, check the nested wiring and the size limits, and render; raise BuildError on a problem."""
     templates = build_templates(env)
     problems = check_wiring(templates)
+    # Names must fit AWS's limits for every project and environment name the config allows,
+    # not only this one: a fork with a longer name must not fail half-way through a rollout.
+    problems += [str(p) for p in name_problems(env, build_templates(longest_names_variant(env)))]
     rendered = []
     for name, template in templates.items():
         body = (json.dumps(template, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()

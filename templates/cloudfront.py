@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, Template
+from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
 from troposphere import certificatemanager as acm
 from troposphere import cloudfront as cf
 
-from templates.common import add_output, add_parameter, assert_edge_region, new_template, skip_checkov, tags
-from templates.config import EnvConfig
+from templates.common import (
+    SERVES_ALIASES,
+    account_condition,
+    add_account_conditions,
+    add_output,
+    add_parameter,
+    assert_edge_region,
+    is_any_account,
+    new_template,
+    of_account,
+    per_account,
+    skip_checkov,
+    tags,
+)
+from templates.config import DomainConfig, EnvConfig
 from templates.edge_functions import FUNCTIONS, EdgeFunction
 from templates.lambda_edge import VERSION_ARN_PATTERN, version_output_name
 from templates.s3 import add_logs_bucket_resources
@@ -46,12 +59,19 @@ def build(env: EnvConfig) -> Template:
         )
         for spec in FUNCTIONS
     }
-    logs_bucket = add_logs_bucket_resources(t, env, "cdn-logs", server_access_logs=False)
+    logs_bucket = add_logs_bucket_resources(t, env, "cdnlogs", server_access_logs=False)
     oac = _add_origin_access_control(t, env)
     pages_policy, assets_policy = _add_cache_policies(t, env)
     origin_request_policy = _add_origin_request_policy(t, env)
     headers_policy = _add_response_headers_policy(t, env)
-    certificate = _add_certificate(t, env) if env.custom_domain else None
+    # Each account serves its own aliases with its own certificate: an alternate domain name
+    # belongs to one distribution in all of AWS, and a hosted zone to one account.
+    serving = [(account, domain) for account, domain in env.account_domains if domain.aliases]
+    every_account_serves = len(serving) == len(env.deploy.accounts)
+    add_account_conditions(t, [account for account, _ in serving])
+    if serving:
+        t.add_condition(SERVES_ALIASES, is_any_account([account for account, _ in serving]))
+    certificates = [(account, _add_certificate(t, env, account, domain)) for account, domain in serving]
 
     associations = [_association(spec, version_arns[spec.key]) for spec in FUNCTIONS]
     behavior = dict(
@@ -86,26 +106,17 @@ def build(env: EnvConfig) -> Template:
         ],
         Logging=cf.Logging(Bucket=GetAtt(logs_bucket, "DomainName"), Prefix="cloudfront/", IncludeCookies=False),
         WebACLId=Ref(web_acl_arn),
-        ViewerCertificate=_viewer_certificate(certificate),
+        ViewerCertificate=_viewer_certificate(certificates, every_account_serves),
     )
-    if certificate is not None:
-        config.Aliases = list(env.domain.aliases)
-    if env.spa_fallback:
-        # A single-page app answers every unknown path with its shell; S3 says 403 for a missing
-        # key when CloudFront may not list the bucket, so both codes map to it.
-        config.CustomErrorResponses = [
-            cf.CustomErrorResponse(
-                ErrorCode=code, ResponseCode=200, ResponsePagePath=f"/{env.default_root_object}",
-                ErrorCachingMinTTL=10,
-            )
-            for code in (403, 404)
-        ]
+    if serving:
+        config.Aliases = per_account([(account, list(domain.aliases)) for account, domain in serving], NoValue)
     distribution = t.add_resource(cf.Distribution("Distribution", DistributionConfig=config, Tags=tags(env)))
-    if certificate is None:
+    if not every_account_serves:
         skip_checkov(
             distribution,
-            CKV_AWS_174="No custom domain: the *.cloudfront.net default certificate fixes the viewer TLS "
-                        "policy; set domain in the config to enforce TLSv1.2_2021.",
+            CKV_AWS_174="An account without a custom domain uses the *.cloudfront.net default "
+                        "certificate, whose viewer TLS policy CloudFront fixes; accounts with a domain "
+                        "get TLSv1.2_2021.",
         )
 
     # Additional metrics (OriginLatency, error rates by status code) for the monitoring alarms.
@@ -128,8 +139,10 @@ def build(env: EnvConfig) -> Template:
     )
     add_output(t, "DistributionDomainName", GetAtt(distribution, "DomainName"),
                "The distribution's *.cloudfront.net domain name (alias target).")
-    if certificate is not None:
-        add_output(t, "CertificateArn", Ref(certificate), "ACM certificate of the aliases.")
+    if serving:
+        add_output(t, "CertificateArn",
+                   of_account([(account, Ref(certificate)) for account, certificate in certificates]),
+                   "ACM certificate of this account's aliases.", condition=SERVES_ALIASES)
     return t
 
 
@@ -226,16 +239,21 @@ def _add_response_headers_policy(t: Template, env: EnvConfig) -> cf.ResponseHead
     )
 
 
-def _add_certificate(t: Template, env: EnvConfig) -> acm.Certificate:
-    """DNS-validated in the existing, delegated zone; CloudFormation writes the validation records."""
-    first, *others = env.domain.aliases
+def _add_certificate(t: Template, env: EnvConfig, account: str, domain: DomainConfig) -> acm.Certificate:
+    """The account's certificate, DNS-validated in its existing, delegated zone.
+
+    CloudFormation writes the validation records itself, in the zone each name's
+    DomainValidationOptions entry gives; that zone must be in the account creating the certificate.
+    """
+    first, *others = domain.aliases
     certificate = acm.Certificate(
-        "Certificate",
+        f"Certificate{account}",
+        Condition=account_condition(account),
         DomainName=first,
         ValidationMethod="DNS",
         DomainValidationOptions=[
-            acm.DomainValidationOption(DomainName=name, HostedZoneId=env.domain.hosted_zone_id)
-            for name in env.domain.aliases
+            acm.DomainValidationOption(DomainName=name, HostedZoneId=domain.hosted_zone_id)
+            for name in domain.aliases
         ],
         Tags=tags(env),
     )
@@ -244,9 +262,18 @@ def _add_certificate(t: Template, env: EnvConfig) -> acm.Certificate:
     return t.add_resource(certificate)
 
 
-def _viewer_certificate(certificate: acm.Certificate | None) -> cf.ViewerCertificate:
-    if certificate is None:
+def _viewer_certificate(certificates: list[tuple[str, acm.Certificate]], every_account_serves: bool
+                        ) -> cf.ViewerCertificate:
+    """The account's certificate with TLSv1.2_2021, or CloudFront's default one where it has no domain."""
+    if not certificates:
         return cf.ViewerCertificate(CloudFrontDefaultCertificate=True)
     return cf.ViewerCertificate(
-        AcmCertificateArn=Ref(certificate), SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021"
+        CloudFrontDefaultCertificate=If(SERVES_ALIASES, NoValue, True),
+        AcmCertificateArn=per_account([(account, Ref(certificate)) for account, certificate in certificates],
+                                      NoValue),
+        SslSupportMethod=If(SERVES_ALIASES, "sni-only", NoValue),
+        # The default certificate's policy is fixed by CloudFront; where every account has its own
+        # certificate the policy is stated plainly, for readers and checkov alike.
+        MinimumProtocolVersion="TLSv1.2_2021" if every_account_serves
+        else If(SERVES_ALIASES, "TLSv1.2_2021", NoValue),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from awacs import kms as kms_actions
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
-from troposphere import AWSObject, Equals, Output, Parameter, Region, Sub, Tags, Template, kms
+from troposphere import AWSObject, AccountId, Equals, If, Or, Output, Parameter, Region, Sub, Tags, Template, kms
 
 from templates.config import EDGE_REGION, EnvConfig
 
@@ -13,6 +13,11 @@ MANAGED_BY = "edge-cdn-generator"
 # Condition names shared by the root and the templates that hold resources of both regions.
 IS_EDGE_REGION = "IsEdgeRegion"
 IS_PRIMARY_REGION = "IsPrimaryRegion"
+
+# Conditions on the stack's account (per-account domains), shared by root, cloudfront and route53.
+SERVES_ALIASES = "ServesAliases"
+CREATES_ZONE = "CreatesZone"
+HAS_DOMAIN = "HasDomain"
 
 
 def new_template(env: EnvConfig, component: str, summary: str) -> Template:
@@ -31,8 +36,13 @@ def tags(env: EnvConfig) -> Tags:
 
 
 def retain(resource: AWSObject) -> AWSObject:
-    """Keep the resource (and its data) when it is deleted or replaced by a stack update."""
-    resource.DeletionPolicy = "Retain"
+    """Keep the resource (and its data) when it is deleted or replaced, unless its first create fails.
+
+    RetainExceptOnCreate: a create that rolls back deletes what it made, so a retry does not meet a
+    named leftover ("already exists"); once created, a stack delete or replacement keeps it.
+    UpdateReplacePolicy has no such value, so replacements keep the old resource (Retain).
+    """
+    resource.DeletionPolicy = "RetainExceptOnCreate"
     resource.UpdateReplacePolicy = "Retain"
     return resource
 
@@ -47,6 +57,42 @@ def skip_checkov(resource: AWSObject, **reasons: str) -> AWSObject:
     metadata["checkov"] = {"skip": checks}
     resource.Metadata = metadata
     return resource
+
+
+def account_condition(account: str) -> str:
+    """The condition that holds in the stacks of one account: IsAccount<id>."""
+    return f"IsAccount{account}"
+
+
+def is_any_account(accounts: list[str]) -> object:
+    """A condition expression true in the stacks of any of `accounts` (Fn::Or takes 2 to 10 terms)."""
+    terms: list[object] = [Equals(AccountId, account) for account in accounts]
+    if not terms:
+        raise ValueError("is_any_account needs at least one account")
+    while len(terms) > 10:
+        chunks = [terms[i:i + 10] for i in range(0, len(terms), 10)]
+        terms = [Or(*chunk) if len(chunk) > 1 else chunk[0] for chunk in chunks]
+    return terms[0] if len(terms) == 1 else Or(*terms)
+
+
+def add_account_conditions(t: Template, accounts: list[str]) -> None:
+    """IsAccount<id> for each account: per-account values travel inside the one stack-set template."""
+    for account in accounts:
+        t.add_condition(account_condition(account), Equals(AccountId, account))
+
+
+def per_account(values: list[tuple[str, object]], otherwise: object) -> object:
+    """The value of the stack's account, by IsAccount<id> conditions, else `otherwise`."""
+    result = otherwise
+    for account, value in reversed(values):
+        result = If(account_condition(account), value, result)
+    return result
+
+
+def of_account(values: list[tuple[str, object]]) -> object:
+    """The value of the stack's account, where a condition already ensures it is one of `values`."""
+    *others, (_, last) = values
+    return per_account(others, last)
 
 
 def add_region_conditions(t: Template, env: EnvConfig) -> None:

@@ -32,6 +32,10 @@ VIEWER_TRIGGER_MAX_TIMEOUT_S = 5
 ORIGIN_TRIGGER_MAX_MEMORY_MB = 10240
 ORIGIN_TRIGGER_MAX_TIMEOUT_S = 30
 
+# ACM's default quota of domain names per certificate; the distribution's certificate names every
+# alias. CloudFront's own limit, 100 alternate domain names per distribution, is never reached first.
+MAX_CERTIFICATE_NAMES = 10
+
 # WAFv2 rate-based rule limit range (requests per evaluation window per IP).
 RATE_LIMIT_MIN = 10
 RATE_LIMIT_MAX = 2_000_000_000
@@ -90,11 +94,15 @@ class EdgeFunctionSettings:
 
 @dataclass(frozen=True)
 class DomainConfig:
-    """Custom domain: an existing delegated hosted zone by id, or a new zone (first step only)."""
+    """One account's custom domain: an existing delegated zone by id, or a new zone (first step only).
+
+    `where` is the field path in the config file (`domain`, `deploy.accounts[1].domain`), for messages.
+    """
 
     zone_name: str
     hosted_zone_id: str | None
     aliases: tuple[str, ...]
+    where: str = "domain"
 
     @property
     def creates_zone(self) -> bool:
@@ -122,7 +130,6 @@ class EnvConfig:
     edge_config_cache_ttl_seconds: int
     price_class: PriceClass
     default_root_object: str
-    spa_fallback: bool
     content_security_policy: str
     viewer_request: EdgeFunctionSettings
     origin_response: EdgeFunctionSettings
@@ -138,7 +145,9 @@ class EnvConfig:
     error_rate_4xx_percent: float
     origin_latency_ms: int
     waf_blocked_requests_per_5min: int
-    domain: DomainConfig | None
+    # (account id, its domain) for each account that has one, in config order. A hosted zone lives
+    # in one account and an alias names one distribution across AWS, so domains are per account.
+    account_domains: tuple[tuple[str, DomainConfig], ...]
     deploy: DeployConfig
     tags: tuple[tuple[str, str], ...] = field(default=())
 
@@ -169,10 +178,19 @@ class EnvConfig:
         """The primary region first, then the replicas: where the edge functions may read."""
         return (self.primary_region, *self.replica_regions)
 
+    def domain_for(self, account: str) -> DomainConfig | None:
+        """The account's custom domain, or None when it serves only *.cloudfront.net."""
+        return dict(self.account_domains).get(account)
+
     @property
     def custom_domain(self) -> bool:
-        """True when the distribution serves aliases with its own certificate."""
-        return self.domain is not None and bool(self.domain.aliases)
+        """True when some account's distribution serves aliases with its own certificate."""
+        return any(domain.aliases for _, domain in self.account_domains)
+
+    @property
+    def has_domain(self) -> bool:
+        """True when some account has a domain section (a zone to create, or aliases)."""
+        return bool(self.account_domains)
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -271,6 +289,14 @@ def _is_region(value: str) -> bool:
 
 _REGIONS_TEXT = "one of " + ", ".join(SUPPORTED_REGIONS)
 
+# Keys that once existed, with what to do instead.
+_REMOVED_CDN_KEYS = {
+    "spa_fallback": "was removed: the distribution-wide error page it set answered every missing file, "
+                    "assets included, with index.html and status 200. Set rewrites.spa_fallback in "
+                    "config/edge/<env>.yaml instead: the viewer-request function rewrites only "
+                    "extension-less paths, so a missing /assets/app.js stays a 404",
+}
+
 _TOP_KEYS = {"project", "primary_region", "edge_config", "cdn", "edge_functions", "waf",
              "retention", "monitoring", "domain", "deploy", "tags"}
 
@@ -297,15 +323,17 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
     cache_ttl = r.value(edge_cfg, "edge_config", "cache_ttl_seconds", int, default=60,
                         check=_in_range(1, 3600), allowed="an integer from 1 to 3600")
 
-    cdn = r.mapping(top.get("cdn"), "cdn", {"price_class", "default_root_object", "spa_fallback",
-                                             "content_security_policy"})
+    cdn = r.mapping(top.get("cdn"), "cdn", {"price_class", "default_root_object", "content_security_policy",
+                                             *_REMOVED_CDN_KEYS})
+    for key, why in _REMOVED_CDN_KEYS.items():
+        if key in cdn:
+            r.fail(f"cdn.{key}", why)
     price_values = [p.value for p in PriceClass]
     price = r.value(cdn, "cdn", "price_class", str, default="PriceClass_100",
                     check=lambda v: v in price_values, allowed="one of " + ", ".join(price_values))
     root_object = r.value(cdn, "cdn", "default_root_object", str, default="index.html",
                           check=lambda v: bool(re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}$", v)),
                           allowed="an object key such as index.html")
-    spa = r.value(cdn, "cdn", "spa_fallback", bool, default=False, allowed="true or false")
     csp = r.value(cdn, "cdn", "content_security_policy", str,
                   default="default-src 'self'; img-src 'self' data:; object-src 'none'; "
                           "frame-ancestors 'none'; base-uri 'self'",
@@ -356,16 +384,25 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
     blocked = r.value(mon, "monitoring", "waf_blocked_requests_per_5min", int, default=1000,
                       check=_in_range(1, 10_000_000), allowed="an integer from 1 to 10000000")
 
-    domain = _domain(r, top.get("domain"))
-
     dep = r.mapping(top.get("deploy"), "deploy",
                     {"accounts", "failure_tolerance_count", "max_concurrent_count"})
-    accounts = r.string_list(dep, "deploy", "accounts", lambda v: bool(_ACCOUNT_RE.match(v)),
-                             "a 12-digit AWS account id in quotes, such as '111111111111'")
+    accounts, account_domains = _accounts(r, dep)
     if "accounts" not in dep:
         r.fail("deploy.accounts", "is required (the AWS account ids to deploy to)")
     elif not accounts and not any(p[0].startswith("deploy.accounts") for p in r.problems):
         r.fail("deploy.accounts", "must list at least one 12-digit account id")
+    environment_domain = _domain(r, top.get("domain"), "domain")
+    if environment_domain is not None:
+        if len(accounts) > 1:
+            # A hosted zone lives in one account, and CloudFront lets one distribution in all of AWS
+            # hold an alias (CNAMEAlreadyExists): several accounts cannot share one domain.
+            r.fail("domain", f"applies to a single account, but deploy.accounts lists {len(accounts)}: "
+                   "give each account that serves a custom domain its own zone and aliases under "
+                   "deploy.accounts[N].domain")
+        elif account_domains:
+            r.fail("domain", "is given twice: here and under deploy.accounts[0].domain; keep one")
+        elif accounts:
+            account_domains = [(accounts[0], environment_domain)]
     tolerance = r.value(dep, "deploy", "failure_tolerance_count", int, default=0,
                         check=_in_range(0, 100), allowed="an integer from 0 to 100")
     concurrent = r.value(dep, "deploy", "max_concurrent_count", int, default=1,
@@ -392,7 +429,7 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
     return EnvConfig(
         source=source, project=project, environment=environment, primary_region=primary,
         replica_regions=replicas, edge_config_cache_ttl_seconds=cache_ttl,
-        price_class=PriceClass(price), default_root_object=root_object, spa_fallback=spa,
+        price_class=PriceClass(price), default_root_object=root_object,
         content_security_policy=csp, viewer_request=viewer, origin_response=origin,
         viewer_response=viewer_response,
         waf_rate_limit=rate_limit, waf_blocked_countries=countries,
@@ -400,7 +437,7 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
         noncurrent_version_retention_days=noncurrent_days, function_log_retention_days=fn_days,
         alarm_email=email, error_rate_5xx_percent=float(rate_5xx),
         error_rate_4xx_percent=float(rate_4xx), origin_latency_ms=latency,
-        waf_blocked_requests_per_5min=blocked, domain=domain,
+        waf_blocked_requests_per_5min=blocked, account_domains=tuple(account_domains),
         deploy=DeployConfig(accounts=accounts, failure_tolerance_count=tolerance,
                             max_concurrent_count=concurrent),
         tags=tuple(tags),
@@ -419,28 +456,66 @@ def _function_settings(r: _Reader, functions: dict, key: str, max_memory: int, m
     return EdgeFunctionSettings(memory_mb=memory or 128, timeout_seconds=timeout or 1)
 
 
-def _domain(r: _Reader, data: Any) -> DomainConfig | None:
+def _accounts(r: _Reader, dep: dict) -> tuple[tuple[str, ...], list[tuple[str, DomainConfig]]]:
+    """deploy.accounts: each item an account id, or {id, domain} for an account with its own domain."""
+    items = dep.get("accounts")
+    account_text = "a 12-digit AWS account id in quotes, such as '111111111111'"
+    if items is None:
+        return (), []
+    if not isinstance(items, list):
+        r.fail("deploy.accounts", f"must be a list of account ids or {{id, domain}} mappings, got "
+               f"{_type_name(items)}")
+        return (), []
+    accounts: list[str] = []
+    domains: list[tuple[str, DomainConfig]] = []
+    for index, item in enumerate(items):
+        where = f"deploy.accounts[{index}]"
+        if isinstance(item, dict):
+            entry = r.mapping(item, where, {"id", "domain"})
+            account = r.value(entry, where, "id", str, check=lambda v: bool(_ACCOUNT_RE.match(v)),
+                              allowed=account_text)
+            domain = _domain(r, entry.get("domain"), f"{where}.domain")
+            if account and domain is not None:
+                domains.append((account, domain))
+        elif isinstance(item, str) and _ACCOUNT_RE.match(item):
+            account = item
+        else:
+            r.fail(where, f"must be {account_text}, or a mapping with id and domain; got {item!r}")
+            continue
+        if account in accounts:
+            r.fail(where, f"repeats account {account}")
+        elif account:
+            accounts.append(account)
+    return tuple(accounts), domains
+
+
+def _domain(r: _Reader, data: Any, path: str) -> DomainConfig | None:
     if data is None:
         return None
-    d = r.mapping(data, "domain", {"zone_name", "hosted_zone_id", "aliases"})
+    d = r.mapping(data, path, {"zone_name", "hosted_zone_id", "aliases"})
     domain_text = "a lower-case DNS name such as example.com"
-    zone_name = r.value(d, "domain", "zone_name", str, check=lambda v: bool(_DOMAIN_RE.match(v)),
+    zone_name = r.value(d, path, "zone_name", str, check=lambda v: bool(_DOMAIN_RE.match(v)),
                         allowed=domain_text)
-    zone_id = r.value(d, "domain", "hosted_zone_id", str, default=None,
+    zone_id = r.value(d, path, "hosted_zone_id", str, default=None,
                       check=lambda v: bool(_ZONE_ID_RE.match(v)),
                       allowed="a Route53 hosted zone id such as Z0123456789ABCDEFGHIJ")
-    aliases = r.string_list(d, "domain", "aliases", lambda v: bool(_DOMAIN_RE.match(v)), domain_text)
+    aliases = r.string_list(d, path, "aliases", lambda v: bool(_DOMAIN_RE.match(v)), domain_text)
     if zone_name:
         for index, alias in enumerate(aliases):
             if alias != zone_name and not alias.endswith("." + zone_name):
-                r.fail(f"domain.aliases[{index}]", f"must be {zone_name} or a name under it, got {alias!r}")
+                r.fail(f"{path}.aliases[{index}]", f"must be {zone_name} or a name under it, got {alias!r}")
     if aliases and "hosted_zone_id" not in d:
         # ACM DNS validation only completes in a zone that is already delegated: a zone created
         # in the same rollout leaves the certificate pending until CloudFormation times out.
-        r.fail("domain.hosted_zone_id", "is required when domain.aliases is set: the certificate "
+        r.fail(f"{path}.hosted_zone_id", "is required when aliases are set: the certificate "
                "needs an existing, delegated zone (create the zone first without aliases, delegate "
                "it, then add its id and the aliases)")
-    return DomainConfig(zone_name=zone_name or "", hosted_zone_id=zone_id, aliases=aliases)
+    if len(aliases) > MAX_CERTIFICATE_NAMES:
+        # Every alias is a name on the distribution's one ACM certificate.
+        r.fail(f"{path}.aliases", f"lists {len(aliases)} names; an ACM certificate holds at most "
+               f"{MAX_CERTIFICATE_NAMES} by default (ACM quota 'Domain names per ACM certificate'), "
+               "and CloudFront at most 100 aliases per distribution")
+    return DomainConfig(zone_name=zone_name or "", hosted_zone_id=zone_id, aliases=aliases, where=path)
 
 
 def read_yaml(path: Path) -> Any:

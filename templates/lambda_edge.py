@@ -17,7 +17,6 @@ from templates.common import (
     add_output,
     assert_edge_region,
     new_template,
-    regional_name,
     retain,
     skip_checkov,
     tags,
@@ -94,7 +93,9 @@ def _add_execution_role(t: Template, env: EnvConfig) -> iam.Role:
     role = t.add_resource(
         iam.Role(
             "EdgeFunctionRole",
-            RoleName=regional_name(env, "edge-functions"),
+            # IAM names are per account: the region keeps the name unique should the role ever be
+            # created in a second region; an account id would only cost length (64 at most).
+            RoleName=Sub(f"{env.name_prefix}-edge-functions-${{AWS::Region}}"),
             Description=f"{env.name_prefix}: execution role of the Lambda@Edge functions",
             AssumeRolePolicyDocument=get_lambda_edge_assumerole_policy(),
             Policies=[

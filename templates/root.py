@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from troposphere import Equals, GetAtt, If, Not, Ref, Region, Sub, Template
+from typing import Callable
+
+from troposphere import AccountId, And, Condition, Equals, GetAtt, If, Not, Ref, Region, Sub, Template
 from troposphere.cloudformation import Stack
 
 from templates.common import (
@@ -11,23 +13,29 @@ from templates.common import (
     add_output,
     add_parameter,
     add_region_conditions,
+    is_any_account,
     new_template,
     origin_bucket_domain,
     tags,
 )
-from templates.config import EDGE_REGION, EnvConfig
+from templates.config import EDGE_REGION, DomainConfig, EnvConfig
 from templates.edge_functions import FUNCTIONS
 from templates.lambda_edge import version_output_name
 from templates.monitoring import EMAIL_PATTERN, NO_DISTRIBUTION
 from templates.s3 import DISTRIBUTION_ARN_PATTERN
+
+# The route53 stack exists in us-east-1 for the accounts with a domain; its outputs where they apply.
+DNS_HERE = "IsEdgeRegionWithDomain"
+NEW_ZONE_HERE = "IsEdgeRegionCreatingZone"
+ALIASES_HERE = "IsEdgeRegionServingAliases"
 
 # Nested stacks in the order the components are described; each is output/<env>/<name>.json.
 COMPONENTS = ("s3", "dynamodb", "lambda_edge", "waf", "cloudfront", "route53", "monitoring")
 
 
 def components(env: EnvConfig) -> tuple[str, ...]:
-    """The components this environment has: route53 only with a domain."""
-    return tuple(c for c in COMPONENTS if c != "route53" or env.domain is not None)
+    """The components this environment has: route53 only when some account has a domain."""
+    return tuple(c for c in COMPONENTS if c != "route53" or env.has_domain)
 
 
 def build(env: EnvConfig) -> Template:
@@ -63,7 +71,16 @@ def build(env: EnvConfig) -> Template:
                 "Assert": {"Fn::Contains": [list(env.regions), Region]},
                 "AssertDescription": f"This environment deploys only to {' and '.join(env.regions)}.",
             }]
-        }
+        },
+        # Per-account settings (domains) are chosen by account id: another account would silently
+        # get none of them, so a stack there fails before it creates anything.
+        "ConfiguredAccount": {
+            "Assertions": [{
+                "Assert": {"Fn::Contains": [list(env.deploy.accounts), AccountId]},
+                "AssertDescription": f"This environment deploys only to the accounts of "
+                                     f"{env.source.name}: {', '.join(env.deploy.accounts)}.",
+            }]
+        },
     }
 
     def nested(name: str, condition: str | None, parameters: dict | None = None) -> Stack:
@@ -93,18 +110,8 @@ def build(env: EnvConfig) -> Template:
         **{version_output_name(spec): GetAtt(lambda_edge, f"Outputs.{version_output_name(spec)}")
            for spec in FUNCTIONS},
     })
-    if env.domain is not None:
-        route53_parameters = None if env.domain.creates_zone else {
-            "DistributionDomainName": GetAtt(cloudfront, "Outputs.DistributionDomainName")
-        }
-        route53 = nested("route53", IS_EDGE_REGION, route53_parameters)
-        if env.domain.creates_zone:
-            add_output(t, "NameServers", GetAtt(route53, "Outputs.NameServers"),
-                       "Delegate the new zone to these name servers, then set domain.hosted_zone_id.",
-                       condition=IS_EDGE_REGION)
-        else:
-            add_output(t, "SiteUrl", GetAtt(route53, "Outputs.SiteUrl"), "The site's address.",
-                       condition=IS_EDGE_REGION)
+    if env.has_domain:
+        _add_dns(t, env, nested, cloudfront)
 
     if env.single_region:
         distribution_arn = GetAtt(cloudfront, "Outputs.DistributionArn")
@@ -151,6 +158,29 @@ def build(env: EnvConfig) -> Template:
         }
     })
     return t
+
+
+def _add_dns(t: Template, env: EnvConfig, nested: Callable[..., Stack], cloudfront: Stack) -> None:
+    """The route53 stack, in us-east-1 for the accounts with a domain, and its outputs there."""
+    def accounts(keep: Callable[[DomainConfig], bool]) -> list[str]:
+        return [account for account, domain in env.account_domains if keep(domain)]
+
+    def in_edge_region_for(name: str, chosen: list[str]) -> str:
+        t.add_condition(name, And(Condition(IS_EDGE_REGION), is_any_account(chosen)))
+        return name
+
+    serving = accounts(lambda d: bool(d.aliases))
+    new_zones = accounts(lambda d: d.creates_zone)
+    parameters = {"DistributionDomainName": GetAtt(cloudfront, "Outputs.DistributionDomainName")} \
+        if serving else None
+    route53 = nested("route53", in_edge_region_for(DNS_HERE, accounts(lambda d: True)), parameters)
+    if new_zones:
+        add_output(t, "NameServers", GetAtt(route53, "Outputs.NameServers"),
+                   "Delegate this account's new zone to these name servers, then set its hosted_zone_id.",
+                   condition=in_edge_region_for(NEW_ZONE_HERE, new_zones))
+    if serving:
+        add_output(t, "SiteUrl", GetAtt(route53, "Outputs.SiteUrl"), "This account's site address.",
+                   condition=in_edge_region_for(ALIASES_HERE, serving))
 
 
 def _stack_id(name: str) -> str:

@@ -193,7 +193,7 @@ def _add_origin_bucket(t: Template, env: EnvConfig, key: kms.Key, logs_bucket: s
 
 
 def _add_origin_bucket_policy(t: Template, bucket: s3.Bucket, distribution_arn) -> s3.BucketPolicy:
-    """TLS only; CloudFront reads objects through Origin Access Control for one distribution."""
+    """TLS only; CloudFront reads (and may list, for 404s) through Origin Access Control, for one distribution."""
     return t.add_resource(
         s3.BucketPolicy(
             "OriginBucketPolicy",
@@ -208,6 +208,16 @@ def _add_origin_bucket_policy(t: Template, bucket: s3.Bucket, distribution_arn) 
                         Principal=Principal("Service", "cloudfront.amazonaws.com"),
                         Action=[s3_actions.GetObject],
                         Resource=[Sub("${Arn}/*", Arn=GetAtt(bucket, "Arn"))],
+                        Condition=Condition(StringEquals({"AWS:SourceArn": Ref(distribution_arn)})),
+                    ),
+                    # Without ListBucket, S3 answers a missing key with 403 (it will not reveal what
+                    # does not exist); with it, viewers get a true 404 for a missing file.
+                    Statement(
+                        Sid="AllowCloudFrontToTellMissingObjects",
+                        Effect=Allow,
+                        Principal=Principal("Service", "cloudfront.amazonaws.com"),
+                        Action=[s3_actions.ListBucket],
+                        Resource=[GetAtt(bucket, "Arn")],
                         Condition=Condition(StringEquals({"AWS:SourceArn": Ref(distribution_arn)})),
                     ),
                 ],

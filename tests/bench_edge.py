@@ -1,4 +1,4 @@
-"""Benchmark of the edge handlers: warm viewer-request latency, DynamoDB reads per TTL window, inlined code size.
+"""Benchmark of the edge handlers: warm viewer-request latency, Cache-Control pattern worst cases, DynamoDB reads per TTL window, inlined code size.
 
 Run: python tests/bench_edge.py   (prints the figures; exit 1 if a target is missed)
 """
@@ -10,6 +10,7 @@ import copy
 import io
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -27,6 +28,7 @@ from templates.edge_functions import bake_source  # noqa: E402
 from templates.edge_functions import edge_handler  # noqa: E402
 
 TARGET_MEDIAN_US = 50.0
+TARGET_WORST_ORIGIN_RESPONSE_MS = 10.0  # "a few milliseconds", whatever the configuration and the path
 VIEWER_TRIGGER_LIMIT = 1024 * 1024  # bytes, compressed package (Lambda@Edge quotas)
 TABLE = "bench-edge-config"
 
@@ -161,6 +163,63 @@ def count_reads(requests: int, spacing_s: float, ttl: int) -> tuple[int, int]:
     return calls[0], math.ceil(requests * spacing_s / ttl)
 
 
+# Patterns that make a backtracking matcher (Python's re) take from seconds to hours, with the path
+# that does it (the same ones as tests/edge/test_path_patterns.py).
+WORST_PATTERNS = [
+    (r"^/(a+)+$", "/" + "a" * 30 + "!", "/ + 30 a + !"),
+    (r"^/(a|aa)+$", "/" + "a" * 30 + "!", "/ + 30 a + !"),
+    (r"a*a*a*a*a*b", "a" * 1025, "1,025 a"),
+    (r"(.*)*x\.js$", "/" + "a" * 1024, "/ + 1,024 a"),
+    (r"(\w+\d*)+$", "a1" * 512 + "!", "512 a1 + !"),
+]
+
+
+def median_us(action, repeat: int) -> float:
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        action()
+        timings.append((time.perf_counter_ns() - start) / 1000)
+    return statistics.median(timings)
+
+
+def origin_response_us(doc: dict, uri: str, repeat: int) -> float:
+    """Median µs of the origin-response entry point on an uncached 200 response for `uri`."""
+    edge_handler._cache = StaticCache(compiled(doc))
+    event = copy.deepcopy(_ORIGIN_EVENT)
+    event["Records"][0]["cf"]["request"]["uri"] = uri
+    events = [copy.deepcopy(event) for _ in range(repeat)]
+    return median_us(lambda: edge_handler.origin_response(events.pop(), None), repeat)
+
+
+_ORIGIN_EVENT = {"Records": [{"cf": {
+    "config": {"distributionDomainName": "d111111abcdef8.cloudfront.net", "distributionId": "EDFDVBD6EXAMPLE",
+               "eventType": "origin-response", "requestId": "bench"},
+    "request": {"clientIp": "203.0.113.178", "headers": {}, "method": "GET", "querystring": "", "uri": "/"},
+    "response": {"status": "200", "statusDescription": "OK", "headers": {
+        "content-type": [{"key": "Content-Type", "value": "application/javascript"}]}}}}]}
+
+
+def pattern_figures() -> bool:
+    """Print the Cache-Control matcher's worst cases; True if the worst configuration stays under target."""
+    print("Cache-Control patterns (origin-response), one table step per character, no backtracking:")
+    for pattern, path, label in WORST_PATTERNS:
+        matcher = edge_handler.compile_path_pattern("path_regex", pattern)
+        print(f"  {pattern:<16} on {label:<14} {median_us(lambda: matcher.search(path), 200):8.1f} µs")
+    backtracking = median_us(lambda: re.search(r"^/(a+)+$", "/" + "a" * 18 + "!"), 3) / 1000
+    print(f"  (Python's re: ^/(a+)+$ on / + 18 a + ! takes {backtracking:.0f} ms, doubling with each further a)")
+    typical = origin_response_us({}, "/static/js/app.3f9a1c2b.js", 2000)
+    print(f"  default rules, /static/js/app.3f9a1c2b.js, through origin_response: {typical:.1f} µs")
+    worst_doc = {"cache_control": [{"path_regex": f"[.-][0-9a-f]{{8,}}\\.x{i}$", "value": "max-age=60"}
+                                   for i in range(100)]}
+    worst = origin_response_us(worst_doc, "/" + "a" * 1024, 50) / 1000
+    ok = worst <= TARGET_WORST_ORIGIN_RESPONSE_MS
+    print(f"  worst configuration: 100 rules that each read the whole path, a 1,025-byte path (the longest\n"
+          f"  that can be a 2xx from S3) that none matches: {worst:.2f} ms   "
+          f"target: <= {TARGET_WORST_ORIGIN_RESPONSE_MS:.0f} ms  [{'ok' if ok else 'MISSED'}]\n")
+    return ok
+
+
 def package_sizes() -> tuple[int, int]:
     """(bytes of the baked index.py, bytes of the zip Lambda builds from it) for the prod environment."""
     env = load_environment("prod")
@@ -193,6 +252,8 @@ def main() -> int:
     print(f"  500x the rules costs {growth:.2f}x the time: exact rules are one dict lookup, prefix rules one\n"
           "  dict lookup per path segment, so the cost follows the path depth, not the rule count\n")
     ok &= growth < 2.0
+
+    ok &= pattern_figures()
 
     requests, spacing, ttl = 100_000, 0.01, 60
     reads, windows = count_reads(requests, spacing, ttl)

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import bisect
-import fnmatch
 import hashlib
 import ipaddress
 import json
@@ -15,6 +14,7 @@ import math
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import quote, unquote, urlsplit
@@ -223,10 +223,20 @@ def _target(raw: str, where: str, p: _Problems) -> str | None:
     if _CONTROL_RE.search(raw) or " " in raw or len(raw) > 2048:
         p.add(where, f"must be at most 2048 characters without spaces or control characters, got {_describe(raw)}")
         return None
-    if raw.startswith("/") and not raw.startswith("//"):
+    if raw.startswith("/"):
+        # Browsers read //host and /\host (also percent-encoded, once the viewer follows it) as another site.
+        if unquote(raw)[1:2] in ("/", "\\"):
+            p.add(where, f"must be a path starting with a single / (//host and /\\host name another site), "
+                  f"got {_describe(raw)}")
+            return None
         return raw
-    parts = urlsplit(raw)
-    if parts.scheme in ("http", "https") and parts.netloc:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
+        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed authority, e.g. http://[::1
+        absolute = False
+    if absolute:
         return raw
     p.add(where, f"must be a path starting with a single / or an http(s) URL with a host, got {_describe(raw)}")
     return None
@@ -381,6 +391,7 @@ def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
     if data is None:
         return [dict(rule) for rule in DEFAULT_CACHE_CONTROL]
     out = []
+    states = 0
     for i, raw in enumerate(_list(data, "cache_control", _LIMITS["cache_control"], p)):
         where = f"cache_control[{i}]"
         rule = _mapping(raw, where, ("path", "path_regex", "value"), p)
@@ -392,17 +403,20 @@ def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
             continue
         kind = kinds[0]
         pattern = _value(rule, where, kind, str, p, allowed="a non-empty pattern", check=lambda v: v != "")
-        if pattern is not None and kind == "path_regex":
+        if pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                p.add(f"{where}.path_regex", f"is not a valid regular expression: {exc}")
+                states += compile_path_pattern(kind, pattern).states
+            except PatternError as exc:
+                p.add(f"{where}.{kind}", str(exc))
                 pattern = None
         value = _value(rule, where, "value", str, p,
                        allowed="a Cache-Control value of 1-1024 printable ASCII characters",
                        check=lambda v: bool(_HEADER_VALUE_RE.match(v)))
         if pattern is not None and value is not None:
             out.append({kind: pattern, "value": value})
+    if states > MAX_TOTAL_PATTERN_STATES:
+        p.add("cache_control", f"the patterns together need {states} matcher states, more than "
+              f"{MAX_TOTAL_PATTERN_STATES}: simplify or merge rules")
     return out
 
 
@@ -434,6 +448,562 @@ def content_hash(content: str) -> str:
     return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+# --- path patterns: a regular-expression subset matched in linear time --------------------------
+#
+# Cache-Control rules match viewer-controlled paths. Python's `re` backtracks: `^/(a+)+$` or
+# `a*a*a*a*a*b` take seconds to minutes on a short path, and any viewer could force that on every
+# cache miss. Patterns (path_regex and path globs) are therefore parsed here into a small syntax
+# tree, built into a Thompson NFA, and turned at load time into a DFA (subset construction) whose
+# size is bounded. Matching is one table step per character: time linear in the path, whatever
+# the pattern. Constructs that no finite automaton can match (backreferences, lookaround) are refused.
+
+MAX_PATTERN_LENGTH = 512
+MAX_REPEAT = 100  # the largest {m,n} bound
+MAX_PATTERN_NODES = 2000  # NFA nodes once {m,n} repeats are expanded
+MAX_PATTERN_STATES = 500  # DFA states of one pattern
+MAX_TOTAL_PATTERN_STATES = 2000  # DFA states of all the Cache-Control rules of a configuration
+MAX_GROUP_DEPTH = 20
+_MAX_CODE_POINT = 0x10FFFF
+
+
+class PatternError(ValueError):
+    """A path pattern outside the supported subset or over its size limits."""
+
+
+def _intervals(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sorted, merged, non-empty code-point intervals."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(r for r in ranges if r[0] <= r[1]):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in merged)
+
+
+def _complement(intervals: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    out, start = [], 0
+    for lo, hi in intervals:
+        if lo > start:
+            out.append((start, lo - 1))
+        start = hi + 1
+    if start <= _MAX_CODE_POINT:
+        out.append((start, _MAX_CODE_POINT))
+    return tuple(out)
+
+
+def _literal(char: str) -> tuple:
+    return ("set", ((ord(char), ord(char)),))
+
+
+_DIGIT = ((48, 57),)
+_WORD = ((48, 57), (65, 90), (95, 95), (97, 122))
+_SPACE = ((9, 13), (32, 32))
+_CLASS_ESCAPES = {"d": _DIGIT, "D": _complement(_DIGIT), "w": _WORD, "W": _complement(_WORD),
+                  "s": _SPACE, "S": _complement(_SPACE)}
+_CHAR_ESCAPES = {"a": "\a", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ANY_BUT_NEWLINE = ("set", _complement(((10, 10),)))
+_ANY = ("set", ((0, _MAX_CODE_POINT),))
+_EMPTY = ("cat", ())
+_SUBSET_HINT = "path patterns are matched in linear time (see docs/edge-config.md, \"Path patterns\")"
+
+
+class _RegexParser:
+    """Python `re` syntax (already accepted by re.compile) into a syntax tree, for the supported subset."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.depth = 0
+
+    def parse(self) -> tuple:
+        tree = self._alternation()
+        if self.pos != len(self.text):
+            raise PatternError(f"unbalanced parenthesis at position {self.pos}")
+        return tree
+
+    def _peek(self, ahead: int = 0) -> str:
+        index = self.pos + ahead
+        return self.text[index] if index < len(self.text) else ""
+
+    def _alternation(self) -> tuple:
+        branches = [self._sequence()]
+        while self._peek() == "|":
+            self.pos += 1
+            branches.append(self._sequence())
+        return branches[0] if len(branches) == 1 else ("alt", tuple(branches))
+
+    def _sequence(self) -> tuple:
+        items = []
+        while self._peek() not in ("", "|", ")"):
+            items.append(self._quantified(self._atom()))
+        return ("cat", tuple(items))
+
+    def _quantified(self, atom: tuple) -> tuple:
+        bounds = self._quantifier()
+        if bounds is None:
+            return atom
+        if self._peek() == "+":
+            raise PatternError(f"uses a possessive quantifier, which is not supported: {_SUBSET_HINT}")
+        if self._peek() == "?":
+            self.pos += 1  # lazy or greedy: the same paths match
+        if self._quantifier() is not None:
+            raise PatternError("repeats a repeat (multiple repeat)")
+        low, high = bounds
+        if low > MAX_REPEAT or (high is not None and high > MAX_REPEAT):
+            raise PatternError(f"repeats more than {MAX_REPEAT} times: use * or + instead of a large {{m,n}}")
+        if high is not None and high < low:
+            raise PatternError("has a {m,n} with n smaller than m")
+        return ("rep", atom, low, high)
+
+    def _quantifier(self) -> tuple[int, int | None] | None:
+        char = self._peek()
+        if char in ("*", "+", "?"):
+            self.pos += 1
+            return {"*": (0, None), "+": (1, None), "?": (0, 1)}[char]
+        if char != "{":
+            return None
+        match = re.compile(r"\{(\d*)(?:(,)(\d*))?\}").match(self.text, self.pos)
+        if match is None or match.group(0) == "{}":
+            return None  # a literal {, as in Python
+        self.pos = match.end()
+        low = int(match.group(1)) if match.group(1) else 0
+        if match.group(2) is None:
+            return low, low
+        return low, (int(match.group(3)) if match.group(3) else None)
+
+    def _atom(self) -> tuple:
+        char = self._peek()
+        self.pos += 1
+        if char == "(":
+            return self._group()
+        if char == "[":
+            return ("set", self._class())
+        if char == ".":
+            return _ANY_BUT_NEWLINE
+        if char == "^":
+            return ("bol",)
+        if char == "$":
+            return ("eol",)
+        if char == "\\":
+            return self._escape()
+        if char in ("*", "+", "?", ")"):
+            raise PatternError(f"has nothing to repeat at position {self.pos - 1}")
+        return _literal(char)
+
+    def _group(self) -> tuple:
+        if self._peek() == "?":
+            rest = self.text[self.pos + 1:]
+            if rest.startswith(":"):
+                self.pos += 2
+            elif rest.startswith("P<"):
+                end = self.text.find(">", self.pos)
+                if end < 0:
+                    raise PatternError("has an unterminated group name")
+                self.pos = end + 1
+            elif rest.startswith("#"):
+                end = self.text.find(")", self.pos)
+                if end < 0:
+                    raise PatternError("has an unterminated comment")
+                self.pos = end + 1
+                return _EMPTY
+            elif rest.startswith("P="):
+                raise PatternError(f"uses a backreference (?P=...), which no linear-time matcher can support: "
+                                   f"{_SUBSET_HINT}")
+            elif rest.startswith(("=", "!", "<=", "<!")):
+                raise PatternError(f"uses a lookaround assertion, which is not supported: {_SUBSET_HINT}")
+            elif rest.startswith(">"):
+                raise PatternError(f"uses an atomic group, which is not supported: {_SUBSET_HINT}")
+            elif rest.startswith("("):
+                raise PatternError(f"uses a conditional group, which is not supported: {_SUBSET_HINT}")
+            else:
+                raise PatternError(f"uses inline flags such as (?i), which are not supported: {_SUBSET_HINT}")
+        self.depth += 1
+        if self.depth > MAX_GROUP_DEPTH:
+            raise PatternError(f"nests groups more than {MAX_GROUP_DEPTH} deep")
+        tree = self._alternation()
+        self.depth -= 1
+        if self._peek() != ")":
+            raise PatternError("has an unbalanced parenthesis")
+        self.pos += 1
+        return tree
+
+    def _escape(self) -> tuple:
+        char = self._peek()
+        if char in _CLASS_ESCAPES:
+            self.pos += 1
+            return ("set", _CLASS_ESCAPES[char])
+        if char == "A":
+            self.pos += 1
+            return ("bol",)
+        if char == "Z":
+            self.pos += 1
+            return ("eos",)
+        if char in ("b", "B"):
+            raise PatternError(f"uses \\{char} (a word boundary), which is not supported: {_SUBSET_HINT}")
+        if char in "123456789" and char:
+            raise PatternError(f"uses a backreference (\\{char}), which no linear-time matcher can support: "
+                               f"{_SUBSET_HINT}")
+        return _literal(self._escaped_char(in_class=False))
+
+    def _escaped_char(self, in_class: bool) -> str:
+        """The character an escape (after its backslash) stands for; the position moves past it."""
+        char = self._peek()
+        self.pos += 1
+        if char in _CHAR_ESCAPES:
+            return _CHAR_ESCAPES[char]
+        if in_class and char == "b":
+            return "\b"
+        digits = {"x": 2, "u": 4, "U": 8}.get(char)
+        if digits is not None:
+            code = self.text[self.pos:self.pos + digits]
+            if len(code) != digits or not all(c in "0123456789abcdefABCDEF" for c in code) \
+                    or int(code, 16) > _MAX_CODE_POINT:
+                raise PatternError(f"has a bad \\{char} escape")
+            self.pos += digits
+            return chr(int(code, 16))
+        if char == "" or (char.isascii() and char.isalnum()):
+            raise PatternError(f"uses the escape \\{char}, which is not supported: {_SUBSET_HINT}")
+        return char
+
+    def _class(self) -> tuple[tuple[int, int], ...]:
+        negate = self._peek() == "^"
+        if negate:
+            self.pos += 1
+        ranges: list[tuple[int, int]] = []
+        first = True
+        while True:
+            char = self._peek()
+            if char == "":
+                raise PatternError("has an unterminated character set [")
+            if char == "]" and not first:
+                self.pos += 1
+                break
+            first = False
+            self.pos += 1
+            if char == "\\" and self._peek() in _CLASS_ESCAPES:
+                ranges.extend(_CLASS_ESCAPES[self._peek()])
+                self.pos += 1
+                continue
+            low = self._escaped_char(in_class=True) if char == "\\" else char
+            if self._peek() == "-" and self._peek(1) not in ("", "]"):
+                self.pos += 1
+                end = self._peek()
+                self.pos += 1
+                if end == "\\":
+                    if self._peek() in _CLASS_ESCAPES:
+                        raise PatternError("has a bad character range")
+                    end = self._escaped_char(in_class=True)
+                if ord(end) < ord(low):
+                    raise PatternError("has a bad character range")
+                ranges.append((ord(low), ord(end)))
+            else:
+                ranges.append((ord(low), ord(low)))
+        intervals = _intervals(ranges)
+        return _complement(intervals) if negate else intervals
+
+
+def _glob_tree(glob: str) -> tuple:
+    """A glob with fnmatch's rules (`*` any run, `?` one character, `[...]`, `[!...]`), matching the whole path."""
+    items: list[tuple] = [("bol",)]
+    i, n = 0, len(glob)
+    while i < n:
+        char = glob[i]
+        i += 1
+        if char == "*":
+            if items[-1][0] != "rep":
+                items.append(("rep", _ANY, 0, None))
+        elif char == "?":
+            items.append(_ANY)
+        elif char == "[":
+            j = i + (1 if glob[i:i + 1] == "!" else 0)
+            j += 1 if glob[j:j + 1] == "]" else 0
+            j = glob.find("]", j)
+            if j < 0:
+                items.append(_literal("["))
+                continue
+            body, i = glob[i:j], j + 1
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            ranges, k = [], 0
+            while k < len(body):
+                if k + 2 < len(body) and body[k + 1] == "-":
+                    ranges.append((ord(body[k]), ord(body[k + 2])))  # a reversed range is empty
+                    k += 3
+                else:
+                    ranges.append((ord(body[k]), ord(body[k])))
+                    k += 1
+            intervals = _intervals(ranges)
+            items.append(("set", _complement(intervals) if negate else intervals))
+        else:
+            items.append(_literal(char))
+    items.append(("eos",))
+    return ("cat", tuple(items))
+
+
+# NFA node kinds. A CHAR node consumes one character of its set; the others consume nothing.
+_CHAR, _SPLIT, _BOL, _EOL, _EOS, _MATCH = range(6)
+
+
+class _Nfa:
+    """Thompson NFA in parallel lists: kind, character set, and up to two successors per node."""
+
+    def __init__(self) -> None:
+        self.kind: list[int] = []
+        self.chars: list[tuple] = []
+        self.out: list[int] = []
+        self.alt: list[int] = []
+
+    def add(self, kind: int, out: int = -1, alt: int = -1, chars: tuple = ()) -> int:
+        if len(self.kind) >= MAX_PATTERN_NODES:
+            raise PatternError(f"is too large once its repeats are expanded (more than {MAX_PATTERN_NODES} "
+                               "steps): use * or + instead of large {m,n}")
+        self.kind.append(kind)
+        self.chars.append(chars)
+        self.out.append(out)
+        self.alt.append(alt)
+        return len(self.kind) - 1
+
+    def build(self, tree: tuple, then: int) -> int:
+        """Add the nodes for `tree`, continuing at node `then`; return the entry node."""
+        kind = tree[0]
+        if kind == "set":
+            return self.add(_CHAR, out=then, chars=tree[1])
+        if kind == "cat":
+            for item in reversed(tree[1]):
+                then = self.build(item, then)
+            return then
+        if kind == "alt":
+            entry = self.build(tree[1][-1], then)
+            for branch in reversed(tree[1][:-1]):
+                entry = self.add(_SPLIT, out=self.build(branch, then), alt=entry)
+            return entry
+        if kind in ("bol", "eol", "eos"):
+            return self.add({"bol": _BOL, "eol": _EOL, "eos": _EOS}[kind], out=then)
+        _, body, low, high = tree
+        if high is None:
+            loop = self.add(_SPLIT, alt=then)
+            self.out[loop] = self.build(body, loop)
+            then = loop
+        else:
+            for _ in range(high - low):
+                then = self.add(_SPLIT, out=self.build(body, then), alt=then)
+        for _ in range(low):
+            then = self.build(body, then)
+        return then
+
+    def closure(self, seeds: Any, at_start: bool, at_line_end: bool, at_end: bool) -> frozenset:
+        """The CHAR, MATCH and not-yet-passable end-anchor nodes reachable from `seeds` without consuming."""
+        seen: set[int] = set()
+        kept = []
+        stack = list(seeds)
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            kind = self.kind[node]
+            if kind == _SPLIT:
+                stack.extend((self.out[node], self.alt[node]))
+            elif kind == _BOL:
+                if at_start:
+                    stack.append(self.out[node])
+            elif (kind == _EOL and (at_line_end or at_end)) or (kind == _EOS and at_end):
+                stack.append(self.out[node])
+            else:
+                kept.append(node)  # CHAR and MATCH; EOL and EOS wait for the end of the path
+        return frozenset(kept)
+
+
+_MATCHED = True  # a DFA row that has matched: search stops
+_DEAD = None  # a DFA row that can never match: search stops
+
+
+def _partition(sets: list[tuple]) -> tuple[list[int], list[int], list[frozenset]]:
+    """Split the code points into classes that no set tells apart.
+
+    Returns the interval starts (`cuts`), the class of each interval, and for each set the classes it holds.
+    """
+    cuts = sorted({0, 128} | {b for s in sets for lo, hi in s for b in (lo, hi + 1) if b <= _MAX_CODE_POINT})
+    holders: list[list[int]] = [[] for _ in cuts]  # per interval: the sets that hold it
+    for i, intervals in enumerate(sets):
+        for lo, hi in intervals:
+            for k in range(bisect.bisect_left(cuts, lo), bisect.bisect_left(cuts, hi + 1)):
+                holders[k].append(i)
+    signatures: dict[tuple, int] = {}
+    interval_class = [signatures.setdefault(tuple(h), len(signatures)) for h in holders]
+    members: list[set[int]] = [set() for _ in sets]
+    for key, c in signatures.items():
+        for i in key:
+            members[i].add(c)
+    return cuts, interval_class, [frozenset(m) for m in members]
+
+
+class _Dfa:
+    """Subset construction of an NFA for search (a match may start anywhere), state by state.
+
+    A state is the set of NFA nodes alive after some characters; matched and dead states are not
+    expanded (search stops there). State 0 is the start of the path, where ^ holds.
+    """
+
+    def __init__(self, nfa: _Nfa, start: int, match: int, classes: int, node_classes: dict[int, frozenset]):
+        self.nfa, self.match, self.classes, self.node_classes = nfa, match, classes, node_classes
+        self.follow = {n: nfa.closure((nfa.out[n],), False, False, False) for n in node_classes}
+        self.restart = nfa.closure((start,), False, False, False)
+        self.keys: list[tuple[frozenset, bool]] = []
+        self.index: dict[tuple[frozenset, bool], int] = {}
+        self.first = self.state(nfa.closure((start,), True, False, False), at_start=True)
+        end_anchors = frozenset(n for n, kind in enumerate(nfa.kind) if kind in (_EOL, _EOS))
+        self.next: list[list] = []  # per state, per class: the next state
+        self.ends: list[bool] = []  # per state: a match if the path ends here
+        self.line_ends: list = []  # per state: the state with $ passed (before a final newline)
+        while len(self.next) < len(self.keys):
+            number = len(self.next)
+            nodes, at_start = self.keys[number]
+            accepting: list[list[int]] = [[] for _ in range(classes)]
+            for n in sorted(nodes):
+                for c in node_classes.get(n, ()):
+                    accepting[c].append(n)
+            targets: dict[tuple, Any] = {}  # classes that the same nodes accept lead to the same state
+            row = []
+            for nodes_here in map(tuple, accepting):
+                if nodes_here not in targets:
+                    target = set(self.restart)
+                    for n in nodes_here:
+                        target |= self.follow[n]
+                    targets[nodes_here] = self.state(frozenset(target))
+                row.append(targets[nodes_here])
+            self.next.append(row)
+            if nodes & end_anchors:
+                self.ends.append(match in nfa.closure(nodes, at_start, True, True))
+                self.line_ends.append(self.state(nfa.closure(nodes, at_start, True, False), at_start))
+            else:
+                self.ends.append(False)
+                self.line_ends.append(number)
+
+    def state(self, nodes: frozenset, at_start: bool = False) -> int | bool | None:
+        if self.match in nodes:
+            return _MATCHED
+        if not nodes:
+            return _DEAD
+        key = (nodes, at_start)
+        number = self.index.get(key)
+        if number is None:
+            if len(self.keys) >= MAX_PATTERN_STATES:
+                raise PatternError(f"is too complex: its matcher would need more than {MAX_PATTERN_STATES} "
+                                   "states; use fewer alternatives or bounded repeats")
+            number = self.index[key] = len(self.keys)
+            self.keys.append(key)
+        return number
+
+
+class PathPattern:
+    """A compiled path pattern: `search(path)` says whether it matches somewhere in the path.
+
+    The DFA is a graph of rows, one per state, walked over the path's UTF-8 bytes. A row is a list:
+    entries 0-127 are the next row for an ASCII character. When the pattern does not tell other
+    characters apart (most patterns), entries 192-255 (UTF-8 lead bytes) are the next row for any
+    of them and entries 128-191 (continuation bytes) the row itself: one step per character.
+    Entry 256 + class is the next row for a class of characters the pattern does not tell apart
+    (used character by character when the pattern does). Then `end` (a match if the path ends
+    here) and `line_end` (the row with $ passed before a final newline, where Python's $ matches too).
+    """
+
+    __slots__ = ("source", "states", "_start", "_cuts", "_other_columns", "_fold_non_ascii", "_end", "_line_end")
+
+    def __init__(self, source: str, tree: tuple) -> None:
+        self.source = source
+        nfa = _Nfa()
+        match = nfa.add(_MATCH)
+        start = nfa.build(tree, match)
+        char_nodes = [n for n, kind in enumerate(nfa.kind) if kind == _CHAR]
+        sets = sorted({nfa.chars[n] for n in char_nodes})
+        cuts, interval_class, members = _partition(sets)
+        set_classes = dict(zip(sets, members))
+        classes = len(set(interval_class))
+        dfa = _Dfa(nfa, start, match, classes, {n: set_classes[nfa.chars[n]] for n in char_nodes})
+        self.states = len(dfa.keys)
+
+        rows: list[list] = [[] for _ in dfa.keys]
+
+        def row_of(state: int | bool | None) -> Any:
+            return rows[state] if type(state) is int else state
+
+        ascii_class = [interval_class[bisect.bisect_right(cuts, code) - 1] for code in range(128)]
+        non_ascii = set(interval_class[cuts.index(128):])
+        self._fold_non_ascii = len(non_ascii) == 1
+        for number, row in enumerate(rows):
+            nexts = [row_of(s) for s in dfa.next[number]]
+            row.extend(nexts[c] for c in ascii_class)
+            row.extend([row] * 64)
+            row.extend([nexts[min(non_ascii)]] * 64)
+            row.extend(nexts)
+            row.append(dfa.ends[number])
+            row.append(row_of(dfa.line_ends[number]))
+        self._start = row_of(dfa.first)
+        self._cuts = cuts
+        self._other_columns = [256 + c for c in interval_class]
+        self._end = 256 + classes
+        self._line_end = 257 + classes
+
+    def search(self, path: str) -> bool:
+        """True if the pattern matches somewhere in `path`, as re.search would: one table step per character."""
+        row = self._start
+        if row.__class__ is not list:
+            return row is _MATCHED
+        final_newline = path.endswith("\n")
+        body = path[:-1] if final_newline else path
+        if self._fold_non_ascii or body.isascii():
+            for code in body.encode("utf-8", "surrogatepass"):
+                row = row[code]
+                if row.__class__ is not list:
+                    return row is _MATCHED
+        else:
+            cuts, columns = self._cuts, self._other_columns
+            for char in body:
+                code = ord(char)
+                row = row[code] if code < 128 else row[columns[bisect.bisect_right(cuts, code) - 1]]
+                if row.__class__ is not list:
+                    return row is _MATCHED
+        if not final_newline:
+            return row[self._end]
+        row = row[self._line_end]
+        if row.__class__ is not list:
+            return row is _MATCHED
+        row = row[10]  # the final newline
+        if row.__class__ is not list:
+            return row is _MATCHED
+        return row[self._end]
+
+
+def compile_path_pattern(kind: str, pattern: str) -> PathPattern:
+    """Compile a Cache-Control `path` glob or `path_regex`; raise PatternError outside the supported subset."""
+    compiled = _compiled_patterns.get((kind, pattern))
+    if compiled is None:
+        if len(_compiled_patterns) >= 1000:
+            _compiled_patterns.clear()
+        compiled = _compiled_patterns[kind, pattern] = _compile_path_pattern(kind, pattern)
+    return compiled
+
+
+# Validation and compile_config both need each pattern of a configuration: build it once.
+_compiled_patterns: dict[tuple[str, str], PathPattern] = {}
+
+
+def _compile_path_pattern(kind: str, pattern: str) -> PathPattern:
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise PatternError(f"must be at most {MAX_PATTERN_LENGTH} characters, got {len(pattern)}")
+    if kind == "path":
+        return PathPattern(pattern, _glob_tree(pattern))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FutureWarning on [[ or -- in a set: we read them literally
+            re.compile(pattern)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise PatternError(f"is not a valid regular expression: {exc}") from None
+    return PathPattern(pattern, _RegexParser(pattern).parse())
+
+
 # --- the compiled form: built once per load, read on every request ------------------------------
 
 _LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~"
@@ -451,6 +1021,7 @@ class Redirect:
     keep_query: bool
     prefix: str
     keep_path: bool
+    on_site: bool  # a relative target: the Location must stay on this site, whatever the viewer's path
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,7 +1086,7 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
         compiled = Redirect(status=str(rule["status"]), description=REDIRECT_STATUSES[rule["status"]],
                             location=location, fragment="#" + fragment if fragment else "",
                             keep_query=rule["query"] == "keep", prefix=rule.get("prefix", ""),
-                            keep_path=rule.get("keep_path", False))
+                            keep_path=rule.get("keep_path", False), on_site=rule["to"].startswith("/"))
         (prefixed if "prefix" in rule else exact)[rule.get("prefix", rule.get("from"))] = compiled
     experiments, routes = {}, {}
     for e in doc["experiments"]:
@@ -542,8 +1113,8 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
                                   body=m["body_html"] or DEFAULT_MAINTENANCE_PAGE)
     rules = []
     for rule in doc["cache_control"]:
-        pattern = rule["path_regex"] if "path_regex" in rule else "^" + fnmatch.translate(rule["path"])
-        rules.append((re.compile(pattern), rule["value"]))
+        kind = "path_regex" if "path_regex" in rule else "path"
+        rules.append((compile_path_pattern(kind, rule[kind]), rule["value"]))
     rw = doc["rewrites"]
     return CompiledConfig(
         version=version, content_hash=digest, exact_redirects=exact, prefix_redirects=prefixed,
@@ -648,14 +1219,42 @@ def _generated(status: str, description: str, headers: dict, body: str = "") -> 
     return response if size <= MAX_GENERATED_RESPONSE_BYTES else None
 
 
+_SEPARATORS_RE = re.compile(r"[/\\]+")
+_QUERY_SAFE = _LOCATION_SAFE.replace("#", "")
+
+
+def normalize_path(path: str) -> str:
+    """A decoded path as a browser resolves it: backslashes read as /, empty and dot segments removed.
+
+    The result starts with a single / (or is ""), so joined after a target it cannot name another
+    host: `//evil.example.com`, `/\\evil.example.com` and `/./../evil` all lose their meaning.
+    """
+    if "//" not in path and "\\" not in path and "/." not in path:
+        return path
+    pieces = _SEPARATORS_RE.split(path)
+    segments: list[str] = []
+    for segment in pieces:
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment and segment != ".":
+            segments.append(segment)
+    trailing = pieces[-1] in ("", ".", "..") and bool(segments)
+    return "/" + "/".join(segments) + ("/" if trailing else "")
+
+
 def _redirect(rule: Redirect, path: str, querystring: str) -> dict | None:
     location = rule.location
     if rule.prefix and rule.keep_path:
-        rest = path if rule.prefix == "/" else path[len(rule.prefix):]
+        rest = normalize_path(path if rule.prefix == "/" else path[len(rule.prefix):])
         if rest and rest != "/":
             location = location.rstrip("/") + quote(rest, safe=_PATH_SAFE)
     if rule.keep_query and querystring:
+        if not (querystring.isascii() and querystring.isprintable()) or " " in querystring or "#" in querystring:
+            querystring = quote(querystring, safe=_QUERY_SAFE)
         location += ("&" if "?" in location else "?") + querystring
+    if rule.on_site and (location[:1] != "/" or location[1:2] in ("/", "\\")):
+        return None  # never reached with validated rules; a relative rule must not send the viewer elsewhere
     return _generated(rule.status, rule.description, {"location": ("Location", location + rule.fragment)})
 
 
@@ -721,6 +1320,19 @@ def cache_control_for(config: CompiledConfig, request: dict, response: dict) -> 
         prefix = unquote(hit[1].origin_prefix)
         if path.startswith(prefix):
             path = path[len(prefix):] or "/"
+    return cache_control_for_path(config, path)
+
+
+# An S3 key is at most 1,024 bytes of UTF-8 (S3 user guide, "Naming objects"), so no longer path
+# is ever a 2xx from the origin bucket. Bounding what is matched bounds the time: at most
+# rules x MAX_MATCHED_PATH_BYTES table steps.
+MAX_MATCHED_PATH_BYTES = 1025
+
+
+def cache_control_for_path(config: CompiledConfig, path: str) -> str | None:
+    """The value of the first Cache-Control rule whose pattern matches a decoded path (without variant prefix)."""
+    if len(path) > MAX_MATCHED_PATH_BYTES or len(path.encode("utf-8", "surrogatepass")) > MAX_MATCHED_PATH_BYTES:
+        return None
     for pattern, value in config.cache_rules:
         if pattern.search(path):
             return value

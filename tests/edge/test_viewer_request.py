@@ -138,6 +138,94 @@ def test_oversized_redirect_passes_the_request_through_instead(cf):
     assert "status" not in result and result["uri"] == "/old" and result["querystring"] == huge
 
 
+# --- open redirects: a relative rule never sends the viewer to another host --------------------
+
+
+def browser_target_host(location: str, site: str = "site.example") -> str:
+    """The host a browser goes to when it follows `location` from https://site.example/ (WHATWG URL parsing).
+
+    Browsers drop leading C0 controls and spaces, remove every tab and newline, and read \\ as / in
+    http(s) URLs; then //host or a scheme names another host.
+    """
+    text = location.lstrip("".join(map(chr, range(0x21))))
+    text = text.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme.isascii() and scheme[:1].isalpha() and all(c.isalnum() or c in "+-." for c in scheme):
+        text = "//" + rest.lstrip("/")  # an absolute URL (http:evil.example.com too): whatever host it names
+    if text.startswith("//"):
+        return text[2:].split("/")[0].split("?")[0].split("#")[0].rsplit("@", 1)[-1]
+    return site
+
+
+STRIP_PREFIX = {"redirects": [{"prefix": "/old", "to": "/"}, {"prefix": "/legacy", "to": "/new/"}]}
+
+
+@pytest.mark.parametrize("uri", [
+    "/old//evil.example.com",
+    "/old///evil.example.com",
+    "/old/%2F%2Fevil.example.com",
+    "/old/%2f/evil.example.com",
+    "/old//%2Fevil.example.com",
+    "/old/%5Cevil.example.com",
+    "/old/%5C%5Cevil.example.com",
+    "/old/%2F%5Cevil.example.com",
+    "/old/%5C/evil.example.com",
+    "/old/\\evil.example.com",
+    "/old/\\/evil.example.com",
+    "/old/%252F%252Fevil.example.com",
+    "/old/%09/evil.example.com",
+    "/old/%0A/evil.example.com",
+    "/old/%2F%09%2Fevil.example.com",
+    "/old/./evil.example.com/",
+    "/old/../..//evil.example.com",
+    "/old/%2e%2e/%2e%2e//evil.example.com",
+    "/old/a/../../..//evil.example.com",
+    "/old//evil.example.com/%2F..",
+    "/old/%EF%BC%8F%EF%BC%8Fevil.example.com",
+    "/old/@evil.example.com",
+    "/legacy//evil.example.com",
+    "/legacy/%5C%5Cevil.example.com",
+])
+def test_a_relative_prefix_rule_never_sends_the_viewer_to_another_host(cf, use_config, uri):
+    use_config(STRIP_PREFIX)
+    result = run(cf, uri, querystring="next=//evil.example.com&x=%0D%0A")
+    assert result["status"] == "301"
+    target = location(result)
+    assert browser_target_host(target) == "site.example", target
+    assert target.startswith("/") and target[1:2] not in ("/", "\\")
+
+
+@pytest.mark.parametrize("uri, expected", [
+    ("/old//evil.example.com", "/evil.example.com"),
+    ("/old/%2F%2Fevil.example.com/x/", "/evil.example.com/x/"),
+    ("/old/%5Cevil.example.com", "/evil.example.com"),
+    ("/old/a/./b//c", "/a/b/c"),
+    ("/old/a/b/../c", "/a/c"),
+    ("/old/../../x", "/x"),
+    ("/old//", "/"),
+    ("/legacy//a", "/new/a"),
+    ("/legacy/%2E%2E", "/new/"),
+])
+def test_the_path_is_normalised_before_it_is_joined_into_the_target(cf, use_config, uri, expected):
+    use_config(STRIP_PREFIX)
+    assert location(run(cf, uri)) == expected
+
+
+def test_an_absolute_target_keeps_its_host_whatever_the_path(cf, use_config):
+    use_config({"redirects": [{"prefix": "/blog", "to": "https://blog.example.com"}]})
+    for uri in ("/blog//evil.example.com", "/blog/%2F%2Fevil.example.com", "/blog/%5C%5Cevil.example.com",
+                "/blog/@evil.example.com", "/blog/..//evil.example.com"):
+        target = location(run(cf, uri))
+        assert browser_target_host(target) == "blog.example.com", target
+
+
+def test_a_query_string_with_characters_a_header_cannot_carry_is_encoded(cf, use_config):
+    use_config(STRIP_PREFIX)
+    assert location(run(cf, "/old/a", querystring="q=a b&r=\r\nSet-Cookie:x#f")) == (
+        "/a?q=a%20b&r=%0D%0ASet-Cookie:x%23f")
+    assert location(run(cf, "/old/a", querystring="q=%20&r=caf\u00e9")) == "/a?q=%20&r=caf%C3%A9"
+
+
 # --- rewrites ----------------------------------------------------------------------------------
 
 

@@ -33,7 +33,9 @@ def test_committed_environments_load():
     prod = load_environment("prod")
     assert prod.edge_config_table_name == "edgecdn-edge-config-prod"
     assert prod.table_regions == ("us-west-2", "eu-west-1", "ap-southeast-2")
-    assert prod.domain.aliases == ("example.com", "www.example.com")
+    assert prod.domain_for("333333333333").aliases == ("example.com", "www.example.com")
+    assert prod.domain_for("444444444444").hosted_zone_id == "Z0PRODSHOP0EXAMPLE0002"
+    assert load_environment("staging").domain_for("222222222222").aliases == ("staging.example.com",)
     assert load_environment("dev").single_region
 
 
@@ -43,7 +45,7 @@ def test_defaults_of_a_minimal_file(tmp_path):
     assert env.name_prefix == "shop-qa"
     assert env.waf_rate_limit == 2000
     assert env.viewer_request.memory_mb == 128 and env.viewer_request.timeout_seconds == 5
-    assert env.domain is None and not env.custom_domain
+    assert env.domain_for("123456789012") is None and not env.custom_domain
     assert env.deploy.accounts == ("123456789012",)
 
 
@@ -70,6 +72,9 @@ BAD = [
     ("retention: {waf_logs_days: 10}\n", "retention.waf_logs_days", "one of 1, 3, 5"),
     ("cdn: {price_class: PriceClass_50}\n", "cdn.price_class", "PriceClass_100"),
     ("tags: {Project: other}\n", "tags.Project", "always set"),
+    ("domain: {zone_name: example.com, hosted_zone_id: Z1, aliases: [" + ", ".join(
+        f"n{i}.example.com" for i in range(11)) + "]}\n", "domain.aliases", "at most 10"),
+    ("cdn: {spa_fallback: true}\n", "cdn.spa_fallback", "rewrites.spa_fallback in config/edge/<env>.yaml"),
 ]
 
 
@@ -154,3 +159,60 @@ def test_generate_rejects_unknown_environment(tmp_path):
     )
     assert result.returncode == 2
     assert "config/qa.yaml: (file): no such environment 'qa'" in result.stderr
+
+
+ACCOUNTS = textwrap.dedent(
+    """\
+    project: shop
+    deploy:
+      accounts:
+        - id: "111111111111"
+          domain: {zone_name: a.example.org, hosted_zone_id: Z1A, aliases: [a.example.org, www.a.example.org]}
+        - "222222222222"
+        - id: "333333333333"
+          domain: {zone_name: c.example.org}
+    """
+)
+
+
+def test_each_account_may_have_its_own_domain(tmp_path):
+    env = load_config(write(tmp_path, ACCOUNTS))
+    assert env.deploy.accounts == ("111111111111", "222222222222", "333333333333")
+    first = env.domain_for("111111111111")
+    assert (first.zone_name, first.hosted_zone_id, first.aliases) == (
+        "a.example.org", "Z1A", ("a.example.org", "www.a.example.org"))
+    assert first.where == "deploy.accounts[0].domain"
+    assert env.domain_for("222222222222") is None
+    assert env.domain_for("333333333333").creates_zone
+    assert env.custom_domain and env.has_domain
+
+
+def test_an_environment_level_domain_is_that_single_accounts_domain(tmp_path):
+    env = load_config(write(tmp_path, VALID + "domain: {zone_name: example.com, hosted_zone_id: Z1, "
+                                              "aliases: [www.example.com]}\n"))
+    assert env.domain_for("123456789012").aliases == ("www.example.com",)
+
+
+@pytest.mark.parametrize(
+    "text, field, words",
+    [
+        (ACCOUNTS + "domain: {zone_name: example.com, hosted_zone_id: Z1, aliases: [example.com]}\n",
+         "domain", "applies to a single account, but deploy.accounts lists 3"),
+        ("project: shop\ndeploy: {accounts: ['111111111111', '111111111111']}\n", "deploy.accounts[1]",
+         "repeats account 111111111111"),
+        ("project: shop\ndeploy: {accounts: [{id: '111111111111', domain: {zone_name: a.example.org, "
+         "aliases: [a.example.org]}}]}\n", "deploy.accounts[0].domain.hosted_zone_id", "delegated zone"),
+        ("project: shop\ndeploy: {accounts: [{id: '111111111111', zone: x}]}\n", "deploy.accounts[0].zone",
+         "unknown key"),
+        ("project: shop\ndeploy: {accounts: [{domain: {zone_name: a.example.org}}]}\n", "deploy.accounts[0].id",
+         "is required"),
+        ("project: shop\ndeploy: {accounts: [{id: '111111111111', domain: {zone_name: a.example.org}}]}\n"
+         "domain: {zone_name: b.example.org}\n", "domain", "given twice"),
+        ("project: shop\ndeploy: {accounts: '111111111111'}\n", "deploy.accounts", "must be a list"),
+    ],
+)
+def test_per_account_domain_problems_name_the_field(tmp_path, text, field, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: {field}: " in str(caught.value) and words in str(caught.value), str(caught.value)

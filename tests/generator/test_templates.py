@@ -40,7 +40,7 @@ def statements(document: dict) -> list[dict]:
 def test_root_chooses_components_by_region(built):
     expected = {
         "LambdaEdgeStack": "IsEdgeRegion", "WafStack": "IsEdgeRegion", "CloudfrontStack": "IsEdgeRegion",
-        "Route53Stack": "IsEdgeRegion", "S3Stack": "IsPrimaryRegion", "DynamodbStack": "IsPrimaryRegion",
+        "Route53Stack": "IsEdgeRegionWithDomain", "S3Stack": "IsPrimaryRegion", "DynamodbStack": "IsPrimaryRegion",
         "MonitoringStack": None,
     }
     for name, templates in built.items():
@@ -108,13 +108,15 @@ def test_edge_only_children_assert_their_region(built):
 
 # --- data safety, names, tags ------------------------------------------------------------------
 
-def test_stateful_resources_are_retained(built):
+def test_stateful_resources_are_retained_except_when_their_first_create_fails(built):
     seen = set()
     for env_name, component, logical_id, resource in all_resources(built):
+        where = f"{env_name}/{component}.{logical_id}"
+        # Plain Retain would also keep what a failed first create made, and block every retry.
+        assert resource.get("DeletionPolicy") != "Retain", where
         if resource["Type"] in STATEFUL_TYPES:
             seen.add(resource["Type"])
-            where = f"{env_name}/{component}.{logical_id}"
-            assert resource.get("DeletionPolicy") == "Retain", where
+            assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", where
             assert resource.get("UpdateReplacePolicy") == "Retain", where
     assert seen == STATEFUL_TYPES - {"AWS::Route53::HostedZone"}  # no new zone in the committed configs
 
@@ -144,8 +146,11 @@ def test_global_names_carry_account_and_region(built):
         "Fn::Sub": "edgecdn-prod-origin-${AWS::AccountId}-us-west-2"}
     assert s3["LogsBucket"]["Properties"]["BucketName"] == {
         "Fn::Sub": "edgecdn-prod-logs-${AWS::AccountId}-${AWS::Region}"}
+    cdn_logs = built["prod"]["cloudfront"]["Resources"]["LogsBucket"]["Properties"]
+    assert cdn_logs["BucketName"] == {"Fn::Sub": "edgecdn-prod-cdnlogs-${AWS::AccountId}-${AWS::Region}"}
+    # IAM role names are per account: the region alone keeps it unique, within 64 characters.
     role = built["prod"]["lambda_edge"]["Resources"]["EdgeFunctionRole"]["Properties"]
-    assert role["RoleName"] == {"Fn::Sub": "edgecdn-prod-edge-functions-${AWS::AccountId}-${AWS::Region}"}
+    assert role["RoleName"] == {"Fn::Sub": "edgecdn-prod-edge-functions-${AWS::Region}"}
     assert built["prod"]["dynamodb"]["Resources"]["EdgeConfigTable"]["Properties"]["TableName"] == \
         "edgecdn-edge-config-prod"
 
@@ -223,9 +228,10 @@ def test_version_logical_id_follows_the_code(monkeypatch):
 def test_distribution_security(built):
     for name in ("staging", "prod"):
         config = built[name]["cloudfront"]["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
-        assert config["ViewerCertificate"] == {
-            "AcmCertificateArn": {"Ref": "Certificate"}, "MinimumProtocolVersion": "TLSv1.2_2021",
-            "SslSupportMethod": "sni-only"}
+        # Every account of these environments has its own domain: TLSv1.2_2021 with its certificate.
+        assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+        assert config["ViewerCertificate"]["SslSupportMethod"] == {
+            "Fn::If": ["ServesAliases", "sni-only", {"Ref": "AWS::NoValue"}]}
         assert config["HttpVersion"] == "http2and3" and config["IPV6Enabled"] is True
         assert config["WebACLId"] == {"Ref": "WebAclArn"}
         assert config["Logging"]["Bucket"] == {"Fn::GetAtt": ["LogsBucket", "DomainName"]}
@@ -235,10 +241,77 @@ def test_distribution_security(built):
             assert associations == {spec.event_type: {"Ref": lambda_edge.version_output_name(spec)}
                                     for spec in FUNCTIONS}
     prod = built["prod"]["cloudfront"]
-    assert prod["Resources"]["Certificate"]["Properties"]["ValidationMethod"] == "DNS"
-    assert prod["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Aliases"] == [
-        "example.com", "www.example.com"]
     assert prod["Parameters"]["ViewerRequestVersionArn"]["AllowedPattern"].endswith(":[0-9]+$")
+
+
+def test_each_account_serves_its_own_aliases_with_its_own_certificate(built):
+    cloudfront = built["prod"]["cloudfront"]
+    certificates = resources_of(cloudfront, "AWS::CertificateManager::Certificate")
+    assert sorted(certificates) == ["Certificate333333333333", "Certificate444444444444",
+                                    "Certificate555555555555"]
+    first = certificates["Certificate333333333333"]
+    assert first["Condition"] == "IsAccount333333333333"
+    assert first["Properties"]["ValidationMethod"] == "DNS"
+    assert first["Properties"]["DomainName"] == "example.com"
+    assert first["Properties"]["SubjectAlternativeNames"] == ["www.example.com"]
+    assert first["Properties"]["DomainValidationOptions"] == [
+        {"DomainName": "example.com", "HostedZoneId": "Z0PROD00000EXAMPLE0001"},
+        {"DomainName": "www.example.com", "HostedZoneId": "Z0PROD00000EXAMPLE0001"}]
+    assert certificates["Certificate444444444444"]["Properties"]["DomainValidationOptions"] == [
+        {"DomainName": "shop.example.com", "HostedZoneId": "Z0PRODSHOP0EXAMPLE0002"}]
+    assert cloudfront["Conditions"]["IsAccount444444444444"] == {
+        "Fn::Equals": [{"Ref": "AWS::AccountId"}, "444444444444"]}
+    config = cloudfront["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    no_value = {"Ref": "AWS::NoValue"}
+    assert config["Aliases"] == {"Fn::If": ["IsAccount333333333333", ["example.com", "www.example.com"],
+                                            {"Fn::If": ["IsAccount444444444444", ["shop.example.com"],
+                                                        {"Fn::If": ["IsAccount555555555555", ["docs.example.com"],
+                                                                    no_value]}]}]}
+    assert config["ViewerCertificate"]["AcmCertificateArn"] == {
+        "Fn::If": ["IsAccount333333333333", {"Ref": "Certificate333333333333"},
+                   {"Fn::If": ["IsAccount444444444444", {"Ref": "Certificate444444444444"},
+                               {"Fn::If": ["IsAccount555555555555", {"Ref": "Certificate555555555555"},
+                                           no_value]}]}]}
+
+
+def test_root_refuses_an_account_that_is_not_configured(built):
+    rule = built["prod"]["root"]["Rules"]["ConfiguredAccount"]["Assertions"][0]
+    assert rule["Assert"] == {"Fn::Contains": [["333333333333", "444444444444", "555555555555"],
+                                               {"Ref": "AWS::AccountId"}]}
+
+
+def test_accounts_with_and_without_a_domain_share_one_template(tmp_path):
+    data = {"project": "shop", "primary_region": "us-west-2", "deploy": {"accounts": [
+        {"id": "111111111111", "domain": {"zone_name": "a.example.org", "hosted_zone_id": "Z1A",
+                                          "aliases": ["a.example.org"]}},
+        "222222222222",
+        {"id": "333333333333", "domain": {"zone_name": "c.example.org"}},
+    ]}}
+    templates = build_templates(parse_config(data, tmp_path / "qa.yaml", "qa"))
+    cloudfront = templates["cloudfront"]
+    assert list(resources_of(cloudfront, "AWS::CertificateManager::Certificate")) == ["Certificate111111111111"]
+    viewer = cloudfront["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["ViewerCertificate"]
+    no_value = {"Ref": "AWS::NoValue"}
+    assert viewer == {
+        "AcmCertificateArn": {"Fn::If": ["IsAccount111111111111", {"Ref": "Certificate111111111111"}, no_value]},
+        "CloudFrontDefaultCertificate": {"Fn::If": ["ServesAliases", no_value, True]},
+        "MinimumProtocolVersion": {"Fn::If": ["ServesAliases", "TLSv1.2_2021", no_value]},
+        "SslSupportMethod": {"Fn::If": ["ServesAliases", "sni-only", no_value]},
+    }
+    skips = {s["id"] for s in cloudfront["Resources"]["Distribution"]["Metadata"]["checkov"]["skip"]}
+    assert skips == {"CKV_AWS_174"}
+    route53 = templates["route53"]
+    assert resources_of(route53, "AWS::Route53::HostedZone")["HostedZone333333333333"]["Condition"] == \
+        "IsAccount333333333333"
+    assert resources_of(route53, "AWS::Route53::RecordSetGroup")["AliasRecords111111111111"]["Condition"] == \
+        "IsAccount111111111111"
+    root = templates["root"]
+    assert root["Conditions"]["IsEdgeRegionWithDomain"] == {"Fn::And": [
+        {"Condition": "IsEdgeRegion"},
+        {"Fn::Or": [{"Fn::Equals": [{"Ref": "AWS::AccountId"}, "111111111111"]},
+                    {"Fn::Equals": [{"Ref": "AWS::AccountId"}, "333333333333"]}]}]}
+    assert root["Outputs"]["NameServers"]["Condition"] == "IsEdgeRegionCreatingZone"
+    assert root["Outputs"]["SiteUrl"]["Condition"] == "IsEdgeRegionServingAliases"
 
 
 def test_dev_without_domain_uses_the_default_certificate_with_a_reasoned_skip(built):
@@ -283,12 +356,12 @@ def test_security_headers(built, envs):
     assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == envs["prod"].content_security_policy
 
 
-def test_spa_fallback_only_when_configured(built):
-    def errors(name):
-        return built[name]["cloudfront"]["Resources"]["Distribution"]["Properties"]["DistributionConfig"].get(
-            "CustomErrorResponses")
-    assert [e["ErrorCode"] for e in errors("dev")] == [403, 404]
-    assert errors("prod") is None
+def test_no_distribution_wide_error_page_turns_a_missing_asset_into_html(built):
+    # The SPA fallback is the viewer-request function's (extension-less paths only); an error page
+    # for 403/404 would answer a missing /assets/app.js with index.html and status 200.
+    for name, templates in built.items():
+        config = templates["cloudfront"]["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+        assert "CustomErrorResponses" not in config, name
 
 
 # --- s3, dynamodb, waf, route53, monitoring ----------------------------------------------------
@@ -305,11 +378,16 @@ def test_origin_bucket_is_private_and_readable_only_by_this_distribution(built):
         "SSEAlgorithm"] == "aws:kms"
     assert bucket["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
     policy = statements(resources["OriginBucketPolicy"]["Properties"]["PolicyDocument"])
-    deny, allow = policy
+    deny, read, list_for_404 = policy
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-    assert allow["Action"] == ["s3:GetObject"]
-    assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Ref": "DistributionArn"}}}
+    for allow in (read, list_for_404):
+        assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Ref": "DistributionArn"}}}
+    assert read["Action"] == ["s3:GetObject"]
+    assert read["Resource"] == [{"Fn::Sub": ["${Arn}/*", {"Arn": {"Fn::GetAtt": ["OriginBucket", "Arn"]}}]}]
+    # ListBucket on the bucket itself: S3 then answers a missing key with 404, not 403.
+    assert list_for_404["Action"] == ["s3:ListBucket"]
+    assert list_for_404["Resource"] == [{"Fn::GetAtt": ["OriginBucket", "Arn"]}]
 
 
 def test_logs_buckets_accept_cloudfront_and_server_access_logs(built):
@@ -352,7 +430,11 @@ def test_web_acl(built):
 
 
 def test_alias_records_point_at_the_distribution(built):
-    records = built["prod"]["route53"]["Resources"]["AliasRecords"]["Properties"]
+    route53 = built["prod"]["route53"]["Resources"]
+    assert sorted(route53) == ["AliasRecords333333333333", "AliasRecords444444444444", "AliasRecords555555555555"]
+    assert route53["AliasRecords444444444444"]["Condition"] == "IsAccount444444444444"
+    assert route53["AliasRecords444444444444"]["Properties"]["HostedZoneId"] == "Z0PRODSHOP0EXAMPLE0002"
+    records = route53["AliasRecords333333333333"]["Properties"]
     assert records["HostedZoneId"] == "Z0PROD00000EXAMPLE0001"
     pairs = sorted((r["Name"], r["Type"]) for r in records["RecordSets"])
     assert pairs == [("example.com.", "A"), ("example.com.", "AAAA"),
@@ -367,9 +449,9 @@ def test_new_zone_is_a_first_step_without_certificate_or_aliases(tmp_path):
             "domain": {"zone_name": "shop.example.org"}}
     env = parse_config(data, tmp_path / "qa.yaml", "qa")
     templates = build_templates(env)
-    assert list(resources_of(templates["route53"], "AWS::Route53::HostedZone")) == ["HostedZone"]
-    assert "AliasRecords" not in templates["route53"]["Resources"]
-    assert "Certificate" not in templates["cloudfront"]["Resources"]
+    assert list(resources_of(templates["route53"], "AWS::Route53::HostedZone")) == ["HostedZone123456789012"]
+    assert not resources_of(templates["route53"], "AWS::Route53::RecordSetGroup")
+    assert not resources_of(templates["cloudfront"], "AWS::CertificateManager::Certificate")
     assert templates["root"]["Outputs"]["NameServers"]["Value"] == {
         "Fn::GetAtt": ["Route53Stack", "Outputs.NameServers"]}
 

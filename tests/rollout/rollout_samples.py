@@ -13,7 +13,7 @@ from typing import Any
 
 from templates.config import EDGE_REGION, EnvConfig
 
-COMPONENTS = ("s3", "dynamodb", "lambda_edge", "waf", "cloudfront", "route53", "monitoring")
+COMPONENTS = ("s3", "dynamodb", "lambda_edge", "waf", "cloudfront", "monitoring")
 
 VIEWER_REQUEST_CODE = (
     "def handler(event, context):\n"
@@ -69,7 +69,7 @@ def _origin_bucket_name(env: EnvConfig) -> str:
 
 def s3(env: EnvConfig) -> dict[str, Any]:
     logs = {
-        "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Type": "AWS::S3::Bucket", "DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain",
         "Properties": {
             "BucketName": _sub(f"{env.name_prefix}-logs-${{AWS::AccountId}}-${{AWS::Region}}"),
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
@@ -84,7 +84,7 @@ def s3(env: EnvConfig) -> dict[str, Any]:
     outputs = {"LogsBucketName": _output(_ref("LogsBucket"), "Access-logs bucket of this region.")}
     conditions = {"IsPrimaryRegion": {"Fn::Equals": [_ref("AWS::Region"), env.primary_region]}}
     resources["OriginBucketKey"] = {
-        "Type": "AWS::KMS::Key", "Condition": "IsPrimaryRegion", "DeletionPolicy": "Retain",
+        "Type": "AWS::KMS::Key", "Condition": "IsPrimaryRegion", "DeletionPolicy": "RetainExceptOnCreate",
         "UpdateReplacePolicy": "Retain",
         "Properties": {"EnableKeyRotation": True, "KeyPolicy": {"Version": "2012-10-17", "Statement": [{
             "Sid": "KeyAdministration", "Effect": "Allow",
@@ -96,7 +96,7 @@ def s3(env: EnvConfig) -> dict[str, Any]:
         "Properties": {"AliasName": f"alias/{env.name_prefix}-origin", "TargetKeyId": _ref("OriginBucketKey")},
     }
     resources["OriginBucket"] = {
-        "Type": "AWS::S3::Bucket", "Condition": "IsPrimaryRegion", "DeletionPolicy": "Retain",
+        "Type": "AWS::S3::Bucket", "Condition": "IsPrimaryRegion", "DeletionPolicy": "RetainExceptOnCreate",
         "UpdateReplacePolicy": "Retain",
         "Properties": {
             "BucketName": _sub(_origin_bucket_name(env)),
@@ -110,8 +110,8 @@ def s3(env: EnvConfig) -> dict[str, Any]:
         "Type": "AWS::S3::BucketPolicy", "Condition": "IsPrimaryRegion",
         "Properties": {"Bucket": _ref("OriginBucket"), "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
             "Sid": "AllowCloudFrontOriginAccessControl", "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
-            "Resource": _sub("${OriginBucket.Arn}/*"),
+            "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": ["s3:GetObject", "s3:ListBucket"],
+            "Resource": [_sub("${OriginBucket.Arn}/*"), {"Fn::GetAtt": ["OriginBucket", "Arn"]}],
             "Condition": {"StringEquals": {"AWS:SourceArn": _ref("DistributionArn")}}}]}},
     }
     outputs["OriginBucketName"] = _output(_ref("OriginBucket"), "Origin bucket.", "IsPrimaryRegion")
@@ -122,7 +122,7 @@ def s3(env: EnvConfig) -> dict[str, Any]:
 
 def dynamodb(env: EnvConfig) -> dict[str, Any]:
     table = {
-        "Type": "AWS::DynamoDB::GlobalTable", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Type": "AWS::DynamoDB::GlobalTable", "DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain",
         "Properties": {
             "TableName": env.edge_config_table_name,
             "BillingMode": "PAY_PER_REQUEST",
@@ -164,7 +164,7 @@ def lambda_edge(env: EnvConfig) -> dict[str, Any]:
     ):
         function_name = f"{env.name_prefix}-{name}"
         resources[f"{logical}Function"] = {
-            "Type": "AWS::Lambda::Function", "DeletionPolicy": "Retain",
+            "Type": "AWS::Lambda::Function", "DeletionPolicy": "RetainExceptOnCreate",
             "Properties": {
                 "FunctionName": function_name, "Runtime": "python3.12", "Handler": "index.handler",
                 "Role": {"Fn::GetAtt": ["EdgeFunctionRole", "Arn"]}, "MemorySize": memory,
@@ -172,7 +172,7 @@ def lambda_edge(env: EnvConfig) -> dict[str, Any]:
             },
         }
         version = f"{logical}Version{hashlib.sha256(code.encode()).hexdigest()[:10]}"
-        resources[version] = {"Type": "AWS::Lambda::Version", "DeletionPolicy": "Retain",
+        resources[version] = {"Type": "AWS::Lambda::Version", "DeletionPolicy": "RetainExceptOnCreate",
                               "Properties": {"FunctionName": _ref(f"{logical}Function")}}
         resources[f"{logical}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
             "LogGroupName": f"/aws/lambda/us-east-1.{function_name}",
@@ -216,7 +216,7 @@ def cloudfront(env: EnvConfig) -> dict[str, Any]:
         # CloudFront standard logging checks that its bucket exists when the distribution is
         # created: the bucket lives in this stack (a sibling stack would need a dependency
         # cycle with the s3 stack in a single-region environment).
-        "DistributionLogsBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+        "DistributionLogsBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "RetainExceptOnCreate",
                                    "UpdateReplacePolicy": "Retain", "Properties": {
             "BucketName": _sub(f"{env.name_prefix}-cf-logs-${{AWS::AccountId}}"),
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
@@ -263,21 +263,8 @@ def cloudfront(env: EnvConfig) -> dict[str, Any]:
     if env.waf_blocked_countries:
         distribution_config["Restrictions"] = {"GeoRestriction": {
             "RestrictionType": "blacklist", "Locations": list(env.waf_blocked_countries)}}
-    if env.custom_domain:
-        assert env.domain is not None and env.domain.hosted_zone_id
-        aliases = list(env.domain.aliases)
-        resources["Certificate"] = {"Type": "AWS::CertificateManager::Certificate", "Properties": {
-            "DomainName": aliases[0], "SubjectAlternativeNames": aliases[1:] or None,
-            "ValidationMethod": "DNS",
-            "DomainValidationOptions": [{"DomainName": a, "HostedZoneId": env.domain.hosted_zone_id} for a in aliases]}}
-        if not aliases[1:]:
-            del resources["Certificate"]["Properties"]["SubjectAlternativeNames"]
-        distribution_config["Aliases"] = aliases
-        distribution_config["ViewerCertificate"] = {"AcmCertificateArn": _ref("Certificate"),
-                                                    "SslSupportMethod": "sni-only",
-                                                    "MinimumProtocolVersion": "TLSv1.2_2021"}
-    else:
-        distribution_config["ViewerCertificate"] = {"CloudFrontDefaultCertificate": True}
+    # Custom domains (per account) are left to the tests of the generated templates.
+    distribution_config["ViewerCertificate"] = {"CloudFrontDefaultCertificate": True}
     resources["Distribution"] = {"Type": "AWS::CloudFront::Distribution",
                                  "Properties": {"DistributionConfig": distribution_config, "Tags": _tags(env)}}
     outputs = {
@@ -287,20 +274,6 @@ def cloudfront(env: EnvConfig) -> dict[str, Any]:
         "DistributionDomainName": _output({"Fn::GetAtt": ["Distribution", "DomainName"]}, "Domain name."),
     }
     return _template(f"{env.name_prefix}: distribution", resources, outputs, parameters)
-
-
-def route53(env: EnvConfig) -> dict[str, Any]:
-    assert env.domain is not None
-    records = []
-    for alias in env.domain.aliases:
-        for record_type in ("A", "AAAA"):
-            records.append({"Name": alias, "Type": record_type, "AliasTarget": {
-                # The hosted zone id of every CloudFront distribution.
-                "HostedZoneId": "Z2FDTNDATAQYW2", "DNSName": _ref("DistributionDomainName")}})
-    resources = {"AliasRecords": {"Type": "AWS::Route53::RecordSetGroup", "Properties": {
-        "HostedZoneId": env.domain.hosted_zone_id, "RecordSets": records}}}
-    return _template(f"{env.name_prefix}: DNS aliases", resources,
-                     parameters={"DistributionDomainName": {"Type": "String", "Description": "Distribution domain."}})
 
 
 def monitoring(env: EnvConfig) -> dict[str, Any]:
@@ -383,9 +356,6 @@ def root(env: EnvConfig) -> dict[str, Any]:
             "DistributionId": {"Fn::If": ["IsEdgeRegion", {"Fn::GetAtt": ["CloudFrontStack", "Outputs.DistributionId"]}, ""]},
             "AlarmEmail": _ref("AlarmEmail")}),
     }
-    if env.custom_domain:
-        resources["Route53Stack"] = nested("route53", "IsEdgeRegion", {
-            "DistributionDomainName": {"Fn::GetAtt": ["CloudFrontStack", "Outputs.DistributionDomainName"]}})
     outputs = {
         "DistributionId": _output({"Fn::GetAtt": ["CloudFrontStack", "Outputs.DistributionId"]}, "Distribution id.", "IsEdgeRegion"),
         "DistributionArn": _output({"Fn::GetAtt": ["CloudFrontStack", "Outputs.DistributionArn"]}, "Distribution ARN.", "IsEdgeRegion"),
@@ -403,8 +373,6 @@ def render(env: EnvConfig) -> dict[str, bytes]:
     """File name -> bytes, like templates.build.render_environment."""
     builders = {"s3": s3, "dynamodb": dynamodb, "lambda_edge": lambda_edge, "waf": waf,
                 "cloudfront": cloudfront, "monitoring": monitoring}
-    if env.custom_domain:
-        builders["route53"] = route53
     files = {f"{name}.json": build(env) for name, build in builders.items()}
     files["root.json"] = root(env)
     return {name: (json.dumps(body, indent=2, sort_keys=True) + "\n").encode() for name, body in sorted(files.items())}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +27,11 @@ def console_and_buffer(tty: bool = False) -> tuple[Console, io.StringIO]:
 
 
 def sample_set(env: EnvConfig, root: Path, mutate: Callable[[dict[str, bytes]], None] | None = None) -> TemplateSet:
-    """The sample template set of `env` written under root/<env>/, loaded as the CLI would."""
+    """The sample template set of `env` written under root/<env>/, loaded as the CLI would.
+
+    The samples serve only CloudFront's default certificate: `env` loses its custom domains.
+    """
+    env = dataclasses.replace(env, account_domains=())
     files = rollout_samples.write(env, root / env.environment)
     if mutate:
         mutate(files)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import botocore.exceptions
 import pytest
 
@@ -323,24 +324,41 @@ def test_nested_stack_outputs_and_missing_output_error(moto: str) -> None:
     assert "does not have an output named NoSuchOutput" in _stack_error(excinfo)
 
 
+def _account_session(moto: str, account: str) -> boto3.Session:
+    """Credentials of another moto account, entered through STS as on AWS."""
+    credentials = _client(moto, "sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/rules-test", RoleSessionName="rules")["Credentials"]
+    return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
+                         aws_secret_access_key=credentials["SecretAccessKey"],
+                         aws_session_token=credentials["SessionToken"])
+
+
 def test_template_rules_are_checked_before_anything_is_created(moto: str) -> None:
-    """The generated root asserts its regions and, in the primary region, a DistributionArn."""
-    s3 = _client(moto, "s3", "us-west-2")
+    """The generated root asserts its accounts, its regions and, in the primary region, a DistributionArn."""
+    prod_account = _account_session(moto, "333333333333")
+    s3 = prod_account.client("s3", region_name="us-west-2", endpoint_url=moto)
     s3.create_bucket(Bucket="rule-templates", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    templates_bucket = [{"ParameterKey": "TemplatesBucket", "ParameterValue": "rule-templates"}]
     root = (ROOT / "output" / "prod" / "root.json").read_text()
-    cfn = _client(moto, "cloudformation", "us-west-2")
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-        cfn.create_stack(StackName="no-override", TemplateBody=root, Parameters=[
-            {"ParameterKey": "TemplatesBucket", "ParameterValue": "rule-templates"}])
+        _client(moto, "cloudformation", "us-west-2").create_stack(
+            StackName="other-account", TemplateBody=root, Parameters=templates_bucket)
+    assert ("Template rule ConfiguredAccount failed: This environment deploys only to the accounts of prod.yaml: "
+            "333333333333, 444444444444, 555555555555.") in _stack_error(excinfo)
+    cfn = prod_account.client("cloudformation", region_name="us-west-2", endpoint_url=moto)
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        cfn.create_stack(StackName="no-override", TemplateBody=root, Parameters=templates_bucket)
     assert ("Template rule DistributionArnInPrimaryRegion failed: In us-west-2, DistributionArn must be the ARN "
             "that the us-east-1 stack outputs as DistributionArn.") in _stack_error(excinfo)
     dev_root = (ROOT / "output" / "dev" / "root.json").read_text()
+    dev_account = _account_session(moto, "111111111111").client(
+        "cloudformation", region_name="us-west-2", endpoint_url=moto)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-        cfn.create_stack(StackName="wrong-region", TemplateBody=dev_root, Parameters=[
-            {"ParameterKey": "TemplatesBucket", "ParameterValue": "rule-templates"}])
+        dev_account.create_stack(StackName="wrong-region", TemplateBody=dev_root, Parameters=templates_bucket)
     assert "Template rule SupportedRegion failed: This environment deploys only to us-east-1." in _stack_error(excinfo)
-    assert _client(moto, "s3", "us-west-2").list_objects_v2(Bucket="rule-templates")["KeyCount"] == 0
-    assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == []
+    assert s3.list_objects_v2(Bucket="rule-templates")["KeyCount"] == 0
+    for client in (cfn, dev_account, _client(moto, "cloudformation", "us-west-2")):
+        assert [s["StackName"] for s in client.list_stacks()["StackSummaries"]] == []
 
 
 def test_bucket_settings_reach_the_s3_api_and_access_logs_stay_in_the_region(moto: str) -> None:

@@ -65,7 +65,8 @@ def test_rehearsal_of_the_generated_output(moto_endpoint: str, name: str) -> Non
         assert len(distributions) == 1
         distribution = distributions[0]
         assert report.outputs[account]["us-east-1"]["DistributionArn"] == distribution["ARN"]
-        assert set(distribution["Aliases"].get("Items", [])) == set(env.domain.aliases)
+        domain = env.domain_for(account)
+        assert set(distribution["Aliases"].get("Items", [])) == set(domain.aliases if domain else ())
         origin = report.outputs[account][env.primary_region]["OriginBucketName"]
         policy = clients.target(account, "s3", env.primary_region, Access.BOOTSTRAP).get_bucket_policy(Bucket=origin)
         assert distribution["ARN"] in policy["Policy"]
@@ -93,8 +94,8 @@ def test_rehearsal_fails_when_the_wiring_is_wrong(moto_endpoint: str, tmp_path: 
     assert run_rehearsal(templates, console, endpoint_url=moto_endpoint) == 1
     text = out.getvalue()
     assert "FAIL 222222222222: origin bucket edgecdn-staging-origin-222222222222-us-west-2 (us-west-2) lets " \
-           "CloudFront read only for the us-east-1 distribution (AWS:SourceArn " \
-           "['arn:aws:cloudfront::111111111111:distribution/EWRONG'])" in text
+           "CloudFront read and list only for the us-east-1 distribution (AWS:SourceArn " \
+           "['arn:aws:cloudfront::111111111111:distribution/EWRONG'], ['s3:GetObject', 's3:ListBucket'])" in text
     assert "Rehearsal FAILED: 1 of" in text
 
 
