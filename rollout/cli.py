@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from typing import Callable
 
 import botocore.exceptions
@@ -13,6 +14,7 @@ from rollout.aws import Clients, error_code, error_message, make_session, requir
 from rollout.console import Console
 from rollout.errors import InputError, RolloutFailed
 from rollout.inputs import load_env, load_templates
+from rollout.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
 EXIT_INTERRUPTED = 130
 
@@ -140,8 +142,11 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     from rollout.rehearse import run_rehearsal
 
     def run(console: Console) -> int:
-        templates = load_templates(load_env(args.env))
-        return run_rehearsal(templates, console)
+        env = load_env(args.env)
+        unfit = SCENARIOS[args.scenario].unfit(env)
+        if unfit:
+            raise InputError(f"--scenario {args.scenario}: {unfit}")
+        return run_rehearsal(load_templates(env), console, scenario=args.scenario)
     return _guard(run)
 
 
@@ -202,8 +207,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="also delete the ones that hold data (object versions, items, logs are lost)")
     retained.add_argument("--account", action="append", metavar="ID",
                           help="only this account of the environment (repeatable); default: all")
-    add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
-        "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
-        "against moto started in this process (no AWS account needed), then check the\n"
-        "cross-region wiring through the service APIs. Exit 0 only when everything holds.",
-        aws=False)
+    rehearse = add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
+                   "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
+                   "against moto started in this process (no AWS account needed), then check the\n"
+                   "cross-region wiring through the service APIs. Exit 0 only when everything holds.\n"
+                   "--scenario runs another way a rollout goes instead of the first deploy:\n"
+                   + "".join(textwrap.fill(f"{s.name}: {s.summary}", 90, initial_indent="  ",
+                                           subsequent_indent="      ") + "\n" for s in SCENARIOS.values()),
+                   aws=False)
+    rehearse.add_argument("--scenario", choices=sorted(SCENARIOS), default=DEFAULT_SCENARIO, metavar="NAME",
+                          help=f"one of {', '.join(sorted(SCENARIOS))} (default: %(default)s)")

@@ -368,8 +368,8 @@ def _backend_delete_stack(self: Any, name_or_stack_id: str) -> None:
         return
     self.stacks.pop(stack.stack_id, None)
     self.deleted_stacks[stack.stack_id] = stack
-    for export in stack.exports:
-        self.exports.pop(export.name, None)
+    for name in [name for name, export in self.exports.items() if export.exporting_stack_id == stack.stack_id]:
+        self.exports.pop(name)
 
 
 def _stack_delete(self: cfn_models.Stack) -> None:
@@ -437,6 +437,28 @@ def _rollback_update(stack: cfn_models.Stack, reason: str, template: Any, templa
     stack_event(stack, "UPDATE_ROLLBACK_COMPLETE")
 
 
+# Stack states whose outputs CloudFormation reports (a stack that rolled back, failed or was
+# deleted has none).
+_HAS_OUTPUTS = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
+                          "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_FAILED"})
+_original_outputs = cfn_models.Stack.outputs
+
+
+def _outputs(self: cfn_models.Stack) -> list[dict[str, Any]] | None:
+    # moto evaluated outputs lazily, creating the resources they name again in a stack that had
+    # rolled back or been deleted.
+    if self.status not in _HAS_OUTPUTS:
+        return None
+    return _original_outputs.fget(self)
+
+
+def _stack_resources(self: cfn_models.Stack) -> list[Any]:
+    """The stack's live resources, without creating any (moto's lazy map created missing ones)."""
+    resources = self.resource_map
+    return [resources._parsed_resources[name] for name in resources._resource_json_map
+            if name in resources._parsed_resources and resources._parsed_resources[name] is not None]
+
+
 def rolling_back() -> bool:
     """True while a failed update is being rolled back."""
     return _ROLLING_BACK.get()
@@ -454,4 +476,6 @@ def install() -> None:
     cfn_models.Stack.delete = _stack_delete
     cfn_models.Stack.update = _update_stack
     cfn_models.CloudFormationBackend.delete_stack = _backend_delete_stack
+    cfn_models.Stack.outputs = property(_outputs)
+    cfn_models.Stack.stack_resources = property(_stack_resources)
     _installed = True
