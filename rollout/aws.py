@@ -294,13 +294,12 @@ class Clients:
         credentials = self._credentials(account, access, policy)
         key = ("target", account, access, service, region, credentials["AccessKeyId"])
         if key not in self._clients:
-            session = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            )
-            self._clients[key] = self._wrap(session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config(service)))
+            # Through the caller's session, whose loader has read each service model once already
+            # (a new Session per role would parse the models again for every account).
+            self._clients[key] = self._wrap(self.session.client(
+                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config(service),
+                aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"]))
         return self._clients[key]
 
     def _credentials(self, account: str, access: str, policy: str | None = None) -> dict[str, Any]:
