@@ -43,6 +43,11 @@ NAMED_TYPES = {
 DISTRIBUTION = "AWS::CloudFront::Distribution"
 NOT_FOUND = frozenset({"404", "NoSuchBucket", "NotFound", "ResourceNotFoundException", "NoSuchEntity"})
 
+# Removing a global table's replica, or its deletion protection, takes a while: look every 10 s
+# for up to 15 minutes.
+TABLE_WAIT_SECONDS = 10.0
+TABLE_WAIT_ATTEMPTS = 90
+
 HOW_TO = ("Nothing was changed. See what they hold with `python deploy.py retained --env {env}`; "
           "`--delete-empty` deletes the ones that hold no data, `--delete-data` also the others "
           "(docs/rollout.md, \"Redeploy after destroy\").")
@@ -252,7 +257,14 @@ class Finder:
                     if planned.name in managed:
                         continue
                     findings.leftovers.extend(self._look_up(planned))
-        findings.alias_conflicts = self._alias_conflicts(accounts, claims, live)
+        if any(claims.values()):
+            # An alias may sit on any account's distribution: know every account's own one.
+            for account in self.env.deploy.accounts:
+                stack_id = instances.get((account, EDGE_REGION), {}).get("StackId")
+                if (account, EDGE_REGION) not in live:
+                    live[(account, EDGE_REGION)] = live_resources(self.clients, account, EDGE_REGION, stack_id) \
+                        if stack_id else set()
+            findings.alias_conflicts = self._alias_conflicts(accounts, claims, live)
         return findings
 
     def _look_up(self, planned: Planned) -> list[Leftover]:
@@ -288,9 +300,6 @@ class Finder:
 
     def _alias_conflicts(self, accounts: list[str], claims: dict[str, list[tuple[str, str]]],
                          live: dict[tuple[str, str], set[tuple[str, str]]]) -> list[AliasConflict]:
-        if not any(claims.values()):
-            return []
-        # Every account of the environment is searched: an alias may sit on another account's distribution.
         managed = {account: {p for t, p in live.get((account, EDGE_REGION), set()) if t == DISTRIBUTION}
                    for account in self.env.deploy.accounts}
         holders: dict[str, list[tuple[str, str]]] = {}
@@ -354,7 +363,8 @@ def _arns(leftover: Leftover) -> dict[str, list[str]]:
     if p.kind == "table":
         table = f"arn:aws:dynamodb:*:{account}:table/{p.name}"
         return {"read": ["dynamodb:Scan,dynamodb:DescribeTable", table],
-                "delete": ["dynamodb:DescribeTable,dynamodb:UpdateTable,dynamodb:DeleteTable", table]}
+                "delete": ["dynamodb:DescribeTable,dynamodb:UpdateTable,dynamodb:DeleteTable,"
+                           "dynamodb:DeleteTableReplica", table]}
     if p.kind == "log group":
         group = f"arn:aws:logs:{region}:{account}:log-group:{p.name}"
         return {"read": ["logs:DescribeLogStreams", f"{group}:*"],
@@ -497,6 +507,8 @@ class Retained:
                 iam.delete_role(RoleName=name)
             elif kind == "KMS alias":
                 self._client(leftover, "kms").delete_alias(AliasName=name)
+        except RolloutFailed as exc:
+            return f"not deleted ({exc})"
         except botocore.exceptions.ClientError as exc:
             message = error_message(exc)
             if error_code(exc) in NOT_FOUND:
@@ -519,24 +531,34 @@ class Retained:
             s3.delete_objects(Bucket=name, Delete={"Objects": objects, "Quiet": True})
 
     def _delete_table(self, leftover: Leftover) -> None:
+        """The table in the leftover's region; for a global table (version 2019.11.21), first its other
+        replicas, one at a time through UpdateTable (DeleteTableReplica), each once its own deletion
+        protection is off."""
         dynamodb = self._client(leftover, "dynamodb")
         name = leftover.planned.name
         table = dynamodb.describe_table(TableName=name)["Table"]
-        if table.get("DeletionProtectionEnabled"):
-            dynamodb.update_table(TableName=name, DeletionProtectionEnabled=False)
-        # A global table (2019.11.21) loses its other replicas through UpdateTable, then the last one.
         for replica in table.get("Replicas") or []:
-            if replica.get("RegionName") and replica["RegionName"] != leftover.region:
-                dynamodb.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": replica["RegionName"]}}])
+            region = replica.get("RegionName")
+            if not region or region == leftover.region:
+                continue
+            self._unprotect(leftover, region)
+            dynamodb.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": region}}])
+            self._wait_table(dynamodb, name, lambda t, region=region: t.get("TableStatus") == "ACTIVE" and region
+                             not in {r.get("RegionName") for r in t.get("Replicas") or []})
+        self._unprotect(leftover, leftover.region)
         dynamodb.delete_table(TableName=name)
 
+    def _unprotect(self, leftover: Leftover, region: str) -> None:
+        dynamodb = self._client(leftover, "dynamodb", region)
+        name = leftover.planned.name
+        if dynamodb.describe_table(TableName=name)["Table"].get("DeletionProtectionEnabled"):
+            dynamodb.update_table(TableName=name, DeletionProtectionEnabled=False)
+            self._wait_table(dynamodb, name, lambda t: t.get("TableStatus") == "ACTIVE")
 
-def retained(templates: TemplateSet, clients: Clients, console: Console, delete_empty: bool = False,
-             delete_data: bool = False, accounts: list[str] | None = None) -> int:
-    """The `retained` command: exit 0 when nothing would collide with a deploy (any more), else 1."""
-    unknown = sorted(set(accounts or []) - set(templates.env.deploy.accounts))
-    if unknown:
-        raise InputError(f"--account {', '.join(unknown)}: not an account of {templates.env.source.name} "
-                         f"(deploy.accounts: {', '.join(templates.env.deploy.accounts)})")
-    return Retained(templates, clients, console).run(delete_empty, delete_data, accounts)
-
+    def _wait_table(self, dynamodb: Any, name: str, done: Callable[[dict[str, Any]], bool]) -> None:
+        for _ in range(TABLE_WAIT_ATTEMPTS):
+            if done(dynamodb.describe_table(TableName=name)["Table"]):
+                return
+            self.clients.sleep(TABLE_WAIT_SECONDS)
+        raise RolloutFailed(f"table {name} ({dynamodb.region}) is still being updated after "
+                            f"{TABLE_WAIT_ATTEMPTS * TABLE_WAIT_SECONDS / 60:.0f} minutes; run retained again later")

@@ -11,7 +11,7 @@ import deploy
 from rollout.aws import MAX_SESSION_POLICY_CHARS, Access
 from rollout.bootstrap import bootstrap
 from rollout.deployer import Deployer
-from rollout.leftovers import Leftover, Planned, planned_resources, scoped_policies
+from rollout.leftovers import Leftover, Planned, Retained, planned_resources, scoped_policies
 from rollout.rehearse import seed_accounts
 from rollout.scenarios import templates_for
 from rollout_support import console_and_buffer, moto_clients, real_set
@@ -166,3 +166,39 @@ def test_scoped_session_policies_name_exactly_the_leftovers_and_fit_sts_limit() 
             if purpose == "read":
                 assert actions <= {"s3:ListBucketVersions", "dynamodb:Scan", "dynamodb:DescribeTable",
                                    "logs:DescribeLogStreams"}
+
+
+def test_a_global_tables_replicas_go_one_at_a_time_each_unprotected_first(stubbed) -> None:
+    """The order DynamoDB needs for a 2019.11.21 global table (moto has no replicas to show it)."""
+    account, name = "444444444444", "edgecdn-edge-config-prod"
+    leftover = Leftover(Planned(account, "us-west-2", "AWS::DynamoDB::GlobalTable", name, "dynamodb.json/T"),
+                        "us-west-2")
+    retained = Retained(real_set("prod"), stubbed, console_and_buffer()[0])
+    retained._scope([leftover], "delete")
+    primary = stubbed.stub("dynamodb", "us-west-2", account)
+    replica = stubbed.stub("dynamodb", "eu-west-1", account)
+
+    def table(status: str = "ACTIVE", protected: bool = True, replicas: tuple[str, ...] = ()) -> dict:
+        return {"Table": {"TableName": name, "TableStatus": status, "DeletionProtectionEnabled": protected,
+                          "Replicas": [{"RegionName": r} for r in replicas]}}
+
+    primary.add_response("describe_table", table(replicas=("us-west-2", "eu-west-1")), {"TableName": name})
+    replica.add_response("describe_table", table(), {"TableName": name})
+    replica.add_response("update_table", {}, {"TableName": name, "DeletionProtectionEnabled": False})
+    replica.add_response("describe_table", table("UPDATING"), {"TableName": name})
+    replica.add_response("describe_table", table(protected=False), {"TableName": name})
+    primary.add_response("update_table", {}, {"TableName": name,
+                                              "ReplicaUpdates": [{"Delete": {"RegionName": "eu-west-1"}}]})
+    primary.add_response("describe_table", table("UPDATING", replicas=("us-west-2", "eu-west-1")), {"TableName": name})
+    primary.add_response("describe_table", table(replicas=("us-west-2",)), {"TableName": name})
+    primary.add_response("describe_table", table(replicas=("us-west-2",)), {"TableName": name})
+    primary.add_response("update_table", {}, {"TableName": name, "DeletionProtectionEnabled": False})
+    primary.add_response("describe_table", table(protected=False), {"TableName": name})
+    primary.add_response("delete_table", {}, {"TableName": name})
+    assert retained._delete(leftover) == "deleted"
+    stubbed.assert_done()
+    assert stubbed.sleeps == [10.0, 10.0]
+    policy = json.loads(retained.sessions[id(leftover)])
+    assert policy["Statement"] == [{"Effect": "Allow", "Action": [
+        "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:DeleteTableReplica"],
+        "Resource": f"arn:aws:dynamodb:*:{account}:table/{name}"}]
