@@ -562,3 +562,13 @@ class Retained:
             self.clients.sleep(TABLE_WAIT_SECONDS)
         raise RolloutFailed(f"table {name} ({dynamodb.region}) is still being updated after "
                             f"{TABLE_WAIT_ATTEMPTS * TABLE_WAIT_SECONDS / 60:.0f} minutes; run retained again later")
+
+
+def retained(templates: TemplateSet, clients: Clients, console: Console, delete_empty: bool = False,
+             delete_data: bool = False, accounts: list[str] | None = None) -> int:
+    """The `retained` command: exit 0 when nothing would collide with a deploy (any more), else 1."""
+    unknown = sorted(set(accounts or []) - set(templates.env.deploy.accounts))
+    if unknown:
+        raise InputError(f"--account {', '.join(unknown)}: not an account of {templates.env.source.name} "
+                         f"(deploy.accounts: {', '.join(templates.env.deploy.accounts)})")
+    return Retained(templates, clients, console).run(delete_empty, delete_data, accounts)
