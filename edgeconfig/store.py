@@ -69,6 +69,19 @@ class EdgeConfigStore:
         item = self._call("get_item", Key=self._key(number), ConsistentRead=True).get("Item")
         return StoredVersion.from_item(item) if item else None
 
+    def before(self, number: int) -> StoredVersion | None:
+        """The newest version older than `number`, or None (numbers can skip: see `write`)."""
+        page = self._call(
+            "query",
+            KeyConditionExpression="#id = :id AND #v BETWEEN :first AND :last",
+            ExpressionAttributeNames={"#id": schema.PARTITION_KEY, "#v": schema.SORT_KEY},
+            ExpressionAttributeValues={":id": {"S": self.config_id}, ":first": {"N": "1"},
+                                       ":last": {"N": str(number - 1)}},
+            ScanIndexForward=False, Limit=1, ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return StoredVersion.from_item(items[0]) if items else None
+
     def history(self) -> list[StoredVersion]:
         """Every pushed version, newest first."""
         versions: list[StoredVersion] = []
@@ -87,13 +100,19 @@ class EdgeConfigStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def write(self, config: EdgeConfig, expected_version: int | None, pushed_by: str, message: str = "",
-              action: str = "push", restored_from: int | None = None) -> StoredVersion:
-        """Write `config` as the next version, only if the deployed version is still `expected_version`.
+              action: str = "push", restored_from: int | None = None,
+              version: int | None = None) -> StoredVersion:
+        """Write `config` as `version` (default: the next one), only if the deployed version is still `expected_version`.
 
         The current item and the new history item go in one transaction: both are written or neither.
+        A `version` above the next one leaves a gap in this table's history: the accounts of an
+        environment share version numbers, and an account that missed a push skips its number.
         """
+        number = version if version is not None else (expected_version or 0) + 1
+        if number <= (expected_version or 0):
+            raise ValueError(f"version {number} must be above the deployed version {expected_version}")
         stored = StoredVersion(
-            version=(expected_version or 0) + 1,
+            version=number,
             schema_version=schema.SCHEMA_VERSION,
             content=config.content,
             content_hash=config.content_hash,

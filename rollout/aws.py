@@ -199,15 +199,13 @@ class Access:
     READ, INSPECT and SCOPED use the execution role narrowed by a session policy: READ to reading
     stacks, INSPECT also to looking up names, SCOPED to what the caller's policy names (the
     resources `retained` reads or deletes). BOOTSTRAP uses the bootstrap role, unnarrowed.
+    Others: Clients.define_access.
     """
 
     READ = "read"
     INSPECT = "inspect"
     SCOPED = "scoped"
     BOOTSTRAP = "bootstrap"
-
-
-_SESSION_POLICIES = {Access.READ: READ_SESSION_POLICY, Access.INSPECT: INSPECT_SESSION_POLICY}
 
 
 @dataclass
@@ -239,6 +237,14 @@ class Clients:
         self.notify = notify
         self._clients: dict[tuple, RetryingClient] = {}
         self._assumed: dict[tuple[str, str, str], _Assumed] = {}
+        # Access -> (role assumed in the target account, session policy narrowing it, or None;
+        # Access.SCOPED takes its policy from each call).
+        self._accesses: dict[str, tuple[str, str | None]] = {
+            Access.READ: (EXECUTION_ROLE_NAME, READ_SESSION_POLICY),
+            Access.INSPECT: (EXECUTION_ROLE_NAME, INSPECT_SESSION_POLICY),
+            Access.SCOPED: (EXECUTION_ROLE_NAME, None),
+            Access.BOOTSTRAP: (bootstrap_role_name, None),
+        }
         self._account: str | None = None
         self._arn: str | None = None
 
@@ -294,35 +300,41 @@ class Clients:
         credentials = self._credentials(account, access, policy)
         key = ("target", account, access, service, region, credentials["AccessKeyId"])
         if key not in self._clients:
-            # Through the caller's session, whose loader has read each service model once already
-            # (a new Session per role would parse the models again for every account).
+            # The caller's session with the role's credentials: its loaded service models are reused
+            # (a new session per account would parse them again, about 0.3 s per client).
             self._clients[key] = self._wrap(self.session.client(
                 service, region_name=region, endpoint_url=self.endpoint_url, config=self._config(service),
-                aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"]))
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            ))
         return self._clients[key]
 
+    def define_access(self, access: str, role_name: str, session_policy: str | None) -> None:
+        """Another reason to enter target accounts: assume `role_name` there, narrowed by `session_policy`."""
+        self._accesses[access] = (role_name, session_policy)
+
     def _credentials(self, account: str, access: str, policy: str | None = None) -> dict[str, Any]:
-        policy = _SESSION_POLICIES.get(access, policy)
-        if access == Access.SCOPED and not policy:
+        role_name, session_policy = self._accesses[access]
+        session_policy = policy or session_policy
+        if access == Access.SCOPED and not session_policy:
             raise ValueError("Access.SCOPED needs the session policy that names what it may do")
-        cached = self._assumed.get((account, access, policy or ""))
+        cached = self._assumed.get((account, access, session_policy or ""))
         now = datetime.now(timezone.utc)
         # Long CloudFront operations outlive a session: renew before the credentials expire.
         if cached and cached.expires - now > timedelta(minutes=5):
             return cached.credentials
-        role_name = self.bootstrap_role_name if access == Access.BOOTSTRAP else EXECUTION_ROLE_NAME
         role_arn = f"arn:aws:iam::{account}:role/{role_name}"
         kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": f"edgecdn-deploy-{access}",
                                   "DurationSeconds": 3600}
-        if policy:
-            kwargs["Policy"] = policy
+        if session_policy is not None:
+            kwargs["Policy"] = session_policy
         try:
             response = self.admin("sts", "us-east-1").assume_role(**kwargs)
         except botocore.exceptions.ClientError as exc:
-            hint = ("pass --bootstrap-role with a role of that account that trusts this one"
-                    if access == Access.BOOTSTRAP else
-                    "run `deploy.py bootstrap` first, or check that the execution role trusts this account")
+            hint = ("run `deploy.py bootstrap` first, or check that the execution role trusts this account"
+                    if role_name == EXECUTION_ROLE_NAME else
+                    "pass --bootstrap-role with a role of that account that trusts this one")
             raise RolloutFailed(f"cannot assume {role_arn} ({error_code(exc)}: {error_message(exc)}); "
                                 f"{hint}") from exc
         credentials = response["Credentials"]
@@ -331,7 +343,7 @@ class Clients:
             expires = now + timedelta(hours=1)
         elif expires.tzinfo is None:
             expires = expires.replace(tzinfo=timezone.utc)
-        self._assumed[(account, access, policy or "")] = _Assumed(credentials, expires)
+        self._assumed[(account, access, session_policy or "")] = _Assumed(credentials, expires)
         return credentials
 
 

@@ -209,8 +209,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="only this account of the environment (repeatable); default: all")
     rehearse = add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
                    "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
-                   "against moto started in this process (no AWS account needed), then check the\n"
-                   "cross-region wiring through the service APIs. Exit 0 only when everything holds.\n"
+                   "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
+                   "to every account (twice), then check the cross-region wiring and the edge-config tables\n"
+                   "through the service APIs. Exit 0 only when everything holds.\n"
                    "--scenario runs another way a rollout goes instead of the first deploy:\n"
                    + "".join(textwrap.fill(f"{s.name}: {s.summary}", 90, initial_indent="  ",
                                            subsequent_indent="      ") + "\n" for s in SCENARIOS.values()),

@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator
 
 import boto3
 
+from edgeconfig.accounts import EnvironmentTables, WriteReport, push
+from edgeconfig.model import EdgeConfig, edge_config_path, load_edge_config
 from rollout import naming
 from rollout.aws import Access, CallLog, Clients
 from rollout.bootstrap import Bootstrapper
@@ -174,6 +176,7 @@ class Rehearsal:
         self.scenario = SCENARIOS[scenario]
         self.clients = Clients(rehearsal_session(), endpoint_url=endpoint_url, notify=console.line)
         self.report = RehearsalReport(self.env, endpoint_url)
+        self.edge_config_pushes: list[tuple[EdgeConfig, WriteReport]] = []
 
     def _phase(self, name: str, action: Callable[[], Any], operations: Callable[[], int] = lambda: 0) -> Any:
         self.console.line(f"== {name}")
@@ -206,6 +209,9 @@ class Rehearsal:
         self.report.outputs = self._phase("outputs", self._outputs)
         second = Deployer(self.templates, self.clients, self.console, clock=self.clock)
         self._phase("deploy again (no-op)", second.run, lambda: len(second.ops.started))
+        if edge_config_path(env.environment).is_file():
+            self._phase("edge-config push", self._push_edge_config)
+            self._phase("edge-config push again", self._push_edge_config)
         self.console.line("== checks through the service APIs")
         self._verify()
         for check in self.report.checks:
@@ -247,6 +253,30 @@ class Rehearsal:
     def check(self, ok: bool, text: str) -> bool:
         return self._check(ok, text)
 
+    def _push_edge_config(self) -> None:
+        """`edge-config push` of config/edge/<env>.yaml to every account, as the command does it."""
+        config = load_edge_config(edge_config_path(self.env.environment))
+        tables = EnvironmentTables(self.env, self.clients, self.env.deploy.accounts, write=True)
+        report = push(tables, config, None, self.clients.caller()[1], message="rehearsal")
+        for outcome in report.outcomes:
+            self.console.line(f"  {outcome.account}: {tables.where}: {outcome.result}")
+        self.edge_config_pushes.append((config, report))
+
+    def _verify_edge_config(self) -> None:
+        """Each account's table serves the pushed file, and the same push again wrote nothing."""
+        (config, first), (_, again) = self.edge_config_pushes
+        for outcome in first.outcomes:
+            table = self._client(outcome.account, "dynamodb", self.env.primary_region).get_item(
+                TableName=self.env.edge_config_table_name, ConsistentRead=True,
+                Key={"config_id": {"S": self.env.environment}, "version": {"N": "0"}}).get("Item", {})
+            served = table.get("content_hash", {}).get("S", "(nothing)")
+            self._check(outcome.ok and served == config.content_hash,
+                        f"{outcome.account}: edge-config push: the table serves {config.source} "
+                        f"({served}): {outcome.result}")
+        noop = self.report.phase("edge-config push again")
+        self._check(again.ok and not again.written and noop.mutating == 0,
+                    f"the same edge-config push again wrote nothing ({noop.mutating} mutating calls)")
+
     def _outputs(self) -> dict[str, dict[str, dict[str, str]]]:
         outputs = collect_outputs(self.env, self.clients)
         print_outputs(outputs, self.console)
@@ -279,6 +309,8 @@ class Rehearsal:
                 self._verify_account(account)
             except Exception as exc:  # a missing resource is a failed check, not a crash
                 self._check(False, f"{account}: {type(exc).__name__}: {exc}")
+        if self.edge_config_pushes:
+            self._verify_edge_config()
 
     def _verify_account(self, account: str) -> None:
         env = self.env

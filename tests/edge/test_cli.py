@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
@@ -18,11 +17,15 @@ from edgeconfig.store import ConflictError, EdgeConfigStore
 from templates.config import PROJECT_ROOT, load_environment
 
 PROD = load_environment("prod")
+FIRST = PROD.deploy.accounts[0]
 
 
 @pytest.fixture
 def prod_table(aws, cf):
-    return cf.create_table(PROD.edge_config_table_name, PROD.primary_region)
+    """The table in each of prod's accounts; the client of the first account's (tests look there)."""
+    clients = [cf.create_table(PROD.edge_config_table_name, PROD.primary_region, account)
+               for account in PROD.deploy.accounts]
+    return clients[0]
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -122,9 +125,9 @@ def test_push_show_diff_rollback_round_trip(capsys, tmp_path, prod_table):
     code, out, _ = cli(capsys, "rollback", "--env", "prod", "--to-version", "2")
     assert code == 0 and store(prod_table).current().content == store(prod_table).version(2).content
 
-    code, out, _ = cli(capsys, "show", "--env", "prod", "--history")
+    code, out, _ = cli(capsys, "show", "--env", "prod", "--history", "--account", FIRST)
     assert code == 0
-    lines = out.splitlines()
+    lines = [line for line in out.splitlines() if not line.startswith("#")]
     assert [re.search(r"version (\d+)", line).group(1) for line in lines] == ["4", "3", "2", "1"]
     assert lines[0].startswith("* ") and "rollback to version 2" in lines[0]
 
@@ -213,8 +216,12 @@ def test_expect_version_guards_a_reviewed_diff(capsys, tmp_path, prod_table):
     code, _, err = cli(capsys, "push", "--env", "prod", "--file", file, "--expect-version", "3")
     assert code == 1 and "conflict" in err and items(prod_table) == []
     assert cli(capsys, "push", "--env", "prod", "--file", file, "--expect-version", "0")[0] == 0
-    code, _, err = cli(capsys, "push", "--env", "prod", "--file", file, "--expect-version", "0")
-    assert code == 1 and "now at version 1" in err
+    other = edge_file(tmp_path, {"redirects": [{"from": "/a", "to": "/y"}]}, "other.yaml")
+    code, _, err = cli(capsys, "push", "--env", "prod", "--file", other, "--expect-version", "0")
+    assert code == 1 and f"expected version 0 deployed (--expect-version), but {FIRST} runs version 1" in err
+    # The file's content is already deployed: whatever the expected version, nothing is written.
+    code, out, _ = cli(capsys, "push", "--env", "prod", "--file", file, "--expect-version", "0")
+    assert code == 0 and "nothing to push" in out and len(items(prod_table)) == 2
 
 
 # --- AWS setup problems ------------------------------------------------------------------------
@@ -226,9 +233,9 @@ def test_missing_table_is_a_failed_operation(capsys, aws):
 
 
 def test_region_override_writes_where_asked(capsys, tmp_path, aws, cf):
-    client = cf.create_table(PROD.edge_config_table_name, "eu-west-1")
+    clients = [cf.create_table(PROD.edge_config_table_name, "eu-west-1", account) for account in PROD.deploy.accounts]
     assert cli(capsys, "push", "--env", "prod", "--region", "eu-west-1", "--file", edge_file(tmp_path, {}))[0] == 0
-    assert len(items(client)) == 2
+    assert [len(items(client)) for client in clients] == [2, 2, 2]
 
 
 def test_missing_credentials_exit_2(capsys, tmp_path, monkeypatch):
@@ -237,7 +244,7 @@ def test_missing_credentials_exit_2(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     code, _, err = cli(capsys, "show", "--env", "prod")
-    assert code == 2 and "Unable to locate credentials" in err
+    assert code == 2 and "no AWS credentials found" in err
 
 
 def test_unknown_profile_exits_2(capsys, tmp_path, monkeypatch):
@@ -249,7 +256,7 @@ def test_unknown_profile_exits_2(capsys, tmp_path, monkeypatch):
 # --- the real command line, from another directory, against a moto server ----------------------
 
 
-def test_deploy_py_runs_from_any_directory_against_an_endpoint(tmp_path):
+def test_deploy_py_runs_from_any_directory_against_an_endpoint(tmp_path, cf):
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -258,14 +265,7 @@ def test_deploy_py_runs_from_any_directory_against_an_endpoint(tmp_path):
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         dev = load_environment("dev")
-        client = boto3.client("dynamodb", region_name=dev.primary_region, endpoint_url=endpoint)
-        client.create_table(
-            TableName=dev.edge_config_table_name,
-            KeySchema=[{"AttributeName": "config_id", "KeyType": "HASH"},
-                       {"AttributeName": "version", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "config_id", "AttributeType": "S"},
-                                  {"AttributeName": "version", "AttributeType": "N"}],
-            BillingMode="PAY_PER_REQUEST")
+        cf.create_table(dev.edge_config_table_name, dev.primary_region, dev.deploy.accounts[0], endpoint)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true",
                    AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
@@ -280,7 +280,7 @@ def test_deploy_py_runs_from_any_directory_against_an_endpoint(tmp_path):
         assert "pushed version 1" in pushed.stdout
         shown = run("show")
         assert shown.returncode == 0 and "from the test" in shown.stdout
-        assert yaml.safe_load(shown.stdout.split("\n", 3)[3]) == yaml.safe_load(
+        assert yaml.safe_load(shown.stdout.rsplit("\n# in account(s) 111111111111\n", 1)[1]) == yaml.safe_load(
             load_edge_config(EDGE_CONFIG_DIR / "dev.yaml").to_yaml())
         assert run("diff").returncode == 0
     finally:
@@ -291,7 +291,7 @@ def test_show_and_diff_survive_a_stored_version_that_no_longer_validates(capsys,
     bad = '{"redirects":[{"from":"/a","to":"/b","status":303}]}'
     item = cf.current_item("prod", {}, 1, content={"S": bad}, content_hash={"S": "sha256:x"})
     prod_table.put_item(TableName=PROD.edge_config_table_name, Item=item)
-    code, out, _ = cli(capsys, "show", "--env", "prod")
+    code, out, _ = cli(capsys, "show", "--env", "prod", "--account", FIRST)
     assert code == 0 and "WARNING: version 1 does not pass today's validation" in out and bad in out
-    code, out, _ = cli(capsys, "diff", "--env", "prod")
+    code, out, _ = cli(capsys, "diff", "--env", "prod", "--account", FIRST)
     assert code == 1 and "+++ config/edge/prod.yaml" in out

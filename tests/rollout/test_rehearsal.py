@@ -35,7 +35,9 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
     assert "ok   the second deploy made no mutating call (0 mutating" in out
     assert "111111111111: the distribution carries the CLOUDFRONT web ACL arn:aws:wafv2:us-east-1:111111111111:global/webacl/" in out
     assert "111111111111: no custom domain: the distribution uses CloudFront's default certificate" in out
-    assert "Rehearsal passed: 9 checks." in out
+    assert "ok   111111111111: edge-config push: the table serves config/edge/dev.yaml (sha256:" in out
+    assert "ok   the same edge-config push again wrote nothing (0 mutating calls)" in out
+    assert "Rehearsal passed: 11 checks." in out
     assert "FAIL" not in out
 
 
