@@ -129,7 +129,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_retained(args: argparse.Namespace) -> int:
-    from rollout.leftovers import retained
+    from rollout.retained import retained
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))

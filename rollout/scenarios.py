@@ -17,7 +17,8 @@ from rollout.aws import Access
 from rollout.destroy import destroy
 from rollout.errors import InputError, RolloutFailed
 from rollout.inputs import TemplateSet
-from rollout.leftovers import Finder, Retained, planned_resources
+from rollout.leftovers import Finder, planned_resources
+from rollout.retained import Retained
 from rollout.stackset import StackSetOps, failed_resource
 from rollout.template_values import Scope
 from templates.common import origin_bucket_name_sub

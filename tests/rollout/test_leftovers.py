@@ -11,7 +11,8 @@ import deploy
 from rollout.aws import MAX_SESSION_POLICY_CHARS, Access
 from rollout.bootstrap import bootstrap
 from rollout.deployer import Deployer
-from rollout.leftovers import Leftover, Planned, Retained, planned_resources, scoped_policies
+from rollout.leftovers import Leftover, Planned, planned_resources
+from rollout.retained import Retained, scoped_policies
 from rollout.rehearse import seed_accounts
 from rollout.scenarios import templates_for
 from rollout_support import console_and_buffer, moto_clients, real_set
