@@ -103,6 +103,7 @@ class Retained:
         self._scope(ours, "read")
         for leftover in ours:
             self._describe(leftover)
+        self._share_table_data(ours)
         if delete_empty or delete_data:
             self._scope(ours, "delete")
             for leftover in ours:
@@ -156,6 +157,18 @@ class Retained:
         except botocore.exceptions.ClientError as exc:
             leftover.holds_data = True  # unknown counts as data: never deleted without --delete-data
             leftover.content = f"content unknown ({error_code(exc)}: {error_message(exc)})"
+
+    @staticmethod
+    def _share_table_data(leftovers: list[Leftover]) -> None:
+        """A global table's replicas hold the same items: when one holds data, they all do."""
+        tables = [l for l in leftovers if l.planned.kind == "table"]
+        with_items = [t for t in tables if t.holds_data]
+        for leftover in tables:
+            holding = [t.region for t in with_items
+                       if t.account == leftover.account and t.planned.name == leftover.planned.name]
+            if holding and not leftover.holds_data:
+                leftover.holds_data = True
+                leftover.content = f"a replica of the table that holds items in {', '.join(holding)}"
 
     # --- deleting ---
 
