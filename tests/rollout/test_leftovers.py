@@ -203,3 +203,17 @@ def test_a_global_tables_replicas_go_one_at_a_time_each_unprotected_first(stubbe
     assert policy["Statement"] == [{"Effect": "Allow", "Action": [
         "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:DeleteTableReplica"],
         "Resource": f"arn:aws:dynamodb:*:{account}:table/{name}"}]
+
+
+def test_a_replica_of_a_table_with_items_holds_data_too() -> None:
+    """moto does not replicate items between a global table's replicas; DynamoDB does."""
+    def table(region: str, items: bool) -> Leftover:
+        leftover = Leftover(Planned("444444444444", "us-west-2", "AWS::DynamoDB::GlobalTable",
+                                    "edgecdn-edge-config-prod", "dynamodb.json/EdgeConfigTable"), region)
+        leftover.holds_data = items
+        return leftover
+
+    leftovers = [table("us-west-2", True), table("eu-west-1", False), table("ap-southeast-2", False)]
+    Retained._share_table_data(leftovers)
+    assert [l.holds_data for l in leftovers] == [True, True, True]
+    assert leftovers[2].content == "a replica of the table that holds items in us-west-2"
