@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -345,6 +347,28 @@ class Clients:
             expires = expires.replace(tzinfo=timezone.utc)
         self._assumed[(account, access, session_policy or "")] = _Assumed(credentials, expires)
         return credentials
+
+
+def endpoint_url(text: str) -> str:
+    """argparse type of --endpoint-url: an http(s) URL with a host (botocore raises ValueError on others)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in text
+        parts.port  # noqa: B018 -- ValueError on a port that is not a number from 0 to 65535
+    except ValueError:
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"must be an http(s) URL such as http://localhost:5000, got {text!r}")
+    return text
+
+
+def region_name(text: str) -> str:
+    """argparse type of --region: an AWS region name such as us-west-2."""
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", text):
+        raise argparse.ArgumentTypeError(f"must be an AWS region such as us-west-2, got {text!r}")
+    return text
 
 
 def make_session(profile: str | None = None) -> boto3.Session:

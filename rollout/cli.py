@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
 from typing import Callable
@@ -10,7 +11,7 @@ from typing import Callable
 import botocore.exceptions
 
 from rollout import naming
-from rollout.aws import Clients, error_code, error_message, make_session, require_credentials
+from rollout.aws import Clients, endpoint_url, error_code, error_message, make_session, require_credentials
 from rollout.console import Console
 from rollout.errors import InputError, RolloutFailed
 from rollout.inputs import load_env, load_templates
@@ -26,7 +27,7 @@ def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
         parser.add_argument("--profile", metavar="PROFILE",
                             help="AWS profile of the deploying (administration) account; default: "
                                  "the standard credential chain (AWS_PROFILE, environment, SSO, ...)")
-        parser.add_argument("--endpoint-url", metavar="URL",
+        parser.add_argument("--endpoint-url", metavar="URL", type=endpoint_url,
                             help="send every AWS call to this endpoint (an emulator such as moto)")
 
 
@@ -150,6 +151,13 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     return _guard(run)
 
 
+def _role_name(text: str) -> str:
+    """argparse type of --bootstrap-role: an IAM role name (1-64 of letters, digits and +=,.@_-)."""
+    if not re.fullmatch(r"[\w+=,.@-]{1,64}", text, re.ASCII):
+        raise argparse.ArgumentTypeError(f"must be an IAM role name (1-64 letters, digits and +=,.@_-), got {text!r}")
+    return text
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the rollout subcommands to deploy.py's parser."""
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str, description: str,
@@ -167,6 +175,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--bootstrap-role), and a private, encrypted template bucket per region that the execution\n"
         "roles can read. Run it once per environment, and again after adding an account.")
     bootstrap.add_argument("--bootstrap-role", default=naming.DEFAULT_BOOTSTRAP_ROLE_NAME, metavar="NAME",
+                           type=_role_name,
                            help="role assumed in each target account to create the execution role "
                                 "(default: %(default)s, which AWS Organizations creates)")
     add("publish", cmd_publish, "upload output/ENV/ to the template buckets",

@@ -136,7 +136,10 @@ def load_templates(
     regenerate = f"run `python generate.py --env {env.environment}`"
     if not directory.is_dir():
         raise InputError(f"{directory} does not exist: {regenerate} first")
-    files = {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
+    try:
+        files = {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
+    except OSError as exc:
+        raise InputError(f"{directory}: cannot read the templates ({exc}): {regenerate}") from exc
     if ROOT_TEMPLATE not in files:
         raise InputError(f"{directory / ROOT_TEMPLATE} does not exist: {regenerate}")
     for name, body in files.items():

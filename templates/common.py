@@ -10,6 +10,9 @@ from templates.config import EDGE_REGION, EnvConfig
 
 MANAGED_BY = "edge-cdn-generator"
 
+# In every template's Description: how generate.py recognises the files it wrote (and may replace).
+GENERATED_MARK = "generated, do not edit"
+
 # Condition names shared by the root and the templates that hold resources of both regions.
 IS_EDGE_REGION = "IsEdgeRegion"
 IS_PRIMARY_REGION = "IsPrimaryRegion"
@@ -24,7 +27,7 @@ def new_template(env: EnvConfig, component: str, summary: str) -> Template:
     """A template with a description naming the project, environment and component."""
     t = Template()
     t.set_version("2010-09-09")
-    t.set_description(f"{env.project} {env.environment}: {summary} ({component}; generated, do not edit)")
+    t.set_description(f"{env.project} {env.environment}: {summary} ({component}; {GENERATED_MARK})")
     return t
 
 

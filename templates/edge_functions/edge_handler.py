@@ -80,11 +80,12 @@ REGION_COORDINATES = {
 # --- validation: the one definition of the configuration schema --------------------------------
 
 _TOP_KEYS = ("redirects", "rewrites", "experiments", "maintenance", "cache_control")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
-_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}\Z")
+_COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z")
+_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}$")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}\Z")
 _LIMITS = {"redirects": 10000, "experiments": 20, "variants": 10, "cache_control": 100, "allow_cidrs": 200}
 
 
@@ -146,6 +147,9 @@ def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: A
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         p.add(where, f"must be {allowed or kind_text}, got {_describe(value)}")
         return None
+    if kind is str and _SURROGATE_RE.search(value):
+        p.add(where, "must be Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot encode")
+        return None
     if check is not None and not check(value):
         p.add(where, f"must be {allowed}, got {_describe(value)}")
         return None
@@ -154,6 +158,9 @@ def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: A
 
 def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     """A URL path as written in the config (plain or percent-encoded), returned decoded."""
+    if _SURROGATE_RE.search(raw):
+        p.add(where, "must be Unicode text: it holds a lone surrogate, which UTF-8 cannot encode")
+        return None
     if "?" in raw or "#" in raw:
         p.add(where, f"must be a path without ? or #, got {_describe(raw)}")
         return None
@@ -200,7 +207,7 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
             p.add(f"{where}.keep_path", "only applies to prefix rules")
         if None in (source, target, status, query, keep_path):
             continue
-        target_path = unquote(urlsplit(target).path) if target.startswith("/") else None
+        target_path = _target_path(target)
         if kind == "from" and target_path == source:
             p.add(f"{where}.to", "redirects to itself")
             continue
@@ -222,10 +229,103 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
     exact_at = {entry["from"]: i for i, entry in kept if "from" in entry}
     for i, entry in kept:
         if "from" in entry and entry["to"].startswith("/"):
-            hop = exact_at.get(unquote(urlsplit(entry["to"]).path))
+            hop = exact_at.get(_target_path(entry["to"]))
             if hop is not None:
                 p.add(f"redirects[{i}].to", f"is itself redirected by redirects[{hop}]: point straight at the final target")
+    for rules, chain, endless in _redirect_loops(kept):
+        others = ", ".join(f"redirects[{i}]" for i in rules[1:7]) + (f" and {len(rules) - 7} more" * (len(rules) > 7))
+        what = "makes a redirect loop" if not endless else f"is part of a chain of more than {MAX_REDIRECT_HOPS} redirects"
+        p.add(f"redirects[{rules[0]}]", f"{what}{' with ' + others if others else ''}: {chain} "
+              "(browsers give up with \"too many redirects\")")
     return [entry for _, entry in kept]
+
+
+# Browsers stop after about 20 redirects (Chrome and Firefox: 20): a longer chain fails like a loop.
+MAX_REDIRECT_HOPS = 20
+
+
+def _redirect_loops(kept: list[tuple[int, dict]]) -> list[tuple[list[int], str, bool]]:
+    """Every loop among the redirect rules: (the rules' indexes, lowest first; the chain of paths;
+    True for a chain over MAX_REDIRECT_HOPS, such as a loop that lengthens the path at each hop).
+
+    Each rule's paths are followed hop by hop, symbolically: a state is a path, or a path followed
+    by "/" and any rest (written `/a/…`), which a prefix rule carries over to its target. Paths
+    under a more specific rule are that rule's own start, so each start follows one chain.
+    """
+    exact = {entry["from"]: (i, entry) for i, entry in kept if "from" in entry}
+    prefixes = {entry["prefix"]: (i, entry) for i, entry in kept if "prefix" in entry}
+
+    def step(path: str, any_rest: bool) -> tuple[int, tuple[str, bool] | None] | None:
+        """(the rule that redirects this state, the state it redirects to, None off-site), or None."""
+        hit = None if any_rest else exact.get(path)
+        if hit is None:
+            hit = longest_prefix(prefixes, path or "/")
+        if hit is None:
+            return None
+        i, entry = hit
+        target = _target_path(entry["to"])
+        if target is None:
+            return i, None
+        if "prefix" not in entry or not entry["keep_path"]:
+            return i, (target, False)
+        rest = path if entry["prefix"] == "/" else path[len(entry["prefix"]):]
+        if not any_rest and rest in ("", "/"):
+            return i, (target, False)
+        return i, (target.rstrip("/") + rest, any_rest)
+
+    starts = []
+    for _, entry in kept:
+        if "from" in entry:
+            starts.append((entry["from"], False))
+        else:
+            if entry["prefix"] not in exact:
+                starts.append((entry["prefix"], False))
+            starts.append((entry["prefix"].rstrip("/"), True))
+    loops: dict[frozenset, tuple[list[int], str, bool]] = {}
+    remaining: dict[tuple[str, bool], int] = {}  # hops from a state to the end of its chain; -1: a loop
+    for state in starts:
+        if state in remaining:
+            continue
+        seen: dict[tuple[str, bool], int] = {}
+        states: list[tuple[str, bool]] = []
+        rules: list[int] = []
+        looped: list[int] | None = None
+        tail = 0
+        current: tuple[str, bool] | None = state
+        while current is not None:
+            known = remaining.get(current)
+            if known is not None and (known < 0 or len(rules) + known <= MAX_REDIRECT_HOPS):
+                tail = known
+                break
+            if current in seen or len(rules) > MAX_REDIRECT_HOPS:
+                looped = rules[seen[current]:] if current in seen else rules
+                break
+            seen[current] = len(rules)
+            states.append(current)
+            hop = step(*current)
+            if hop is None:
+                break
+            rules.append(hop[0])
+            current = hop[1]
+        for k, followed in enumerate(states):
+            remaining[followed] = -1 if looped is not None or tail < 0 else len(rules) - k + tail
+        if looped is None:
+            continue
+        involved = sorted(set(looped))
+        endless = current not in seen
+        if frozenset(involved) not in loops:
+            # A cycle from its first state back to it; a chain that is too long, its first hops.
+            shown = states[:4] if endless else states[seen[current]:] + [current]
+            chain = " -> ".join(path + ("/…" if any_rest else "") or "/" for path, any_rest in shown)
+            loops[frozenset(involved)] = (involved, chain + (" -> …" if endless else ""), endless)
+    return sorted(loops.values())
+
+
+def _target_path(target: str) -> str | None:
+    """The decoded path a relative redirect target sends the viewer to; None for an absolute URL."""
+    if not target.startswith("/"):
+        return None
+    return unquote(target.partition("#")[0].partition("?")[0])
 
 
 def _target(raw: str, where: str, p: _Problems) -> str | None:
@@ -991,12 +1091,18 @@ def compile_path_pattern(kind: str, pattern: str) -> PathPattern:
     if compiled is None:
         if len(_compiled_patterns) >= 1000:
             _compiled_patterns.clear()
-        compiled = _compiled_patterns[kind, pattern] = _compile_path_pattern(kind, pattern)
+        try:
+            compiled = _compile_path_pattern(kind, pattern)
+        except PatternError as exc:
+            compiled = exc
+        _compiled_patterns[kind, pattern] = compiled
+    if isinstance(compiled, PatternError):
+        raise PatternError(str(compiled))
     return compiled
 
 
-# Validation and compile_config both need each pattern of a configuration: build it once.
-_compiled_patterns: dict[tuple[str, str], PathPattern] = {}
+# Validation and compile_config both need each pattern of a configuration: build (or refuse) it once.
+_compiled_patterns: dict[tuple[str, str], PathPattern | PatternError] = {}
 
 
 def _compile_path_pattern(kind: str, pattern: str) -> PathPattern:
@@ -1401,12 +1507,14 @@ def parse_item(item: dict) -> CompiledConfig:
         raise InvalidItem(f"schema_version {schema} is newer than this function understands ({SCHEMA_VERSION})")
     if version < 1:
         raise InvalidItem(f"config_version must be at least 1, got {version}")
-    if content_hash(content) != digest:
-        raise InvalidItem("content does not match content_hash")
+    if not isinstance(content, str) or not isinstance(digest, str):
+        raise InvalidItem("content and content_hash must be strings (S)")
     try:
+        if content_hash(content) != digest:
+            raise InvalidItem("content does not match content_hash")
         doc = json.loads(content)
-    except ValueError as exc:
-        raise InvalidItem(f"content is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8 text, not JSON, or JSON nested beyond the stack
+        raise InvalidItem(f"content is not JSON: {exc!r:.200}") from None
     normalized, problems = validate_config(doc)
     if problems:
         raise InvalidItem("; ".join(f"{path}: {message}" for path, message in problems[:5]))

@@ -69,12 +69,105 @@ def test_check_names_the_stale_files_and_writes_nothing(tmp_path):
 def test_one_environment_replaces_only_its_directory(tmp_path):
     out = tmp_path / "out"
     shutil.copytree(PROJECT / "output", out)
-    (out / "prod" / "stale.json").write_text("{}")
+    stale = json.loads((out / "prod" / "waf.json").read_text())  # a template of a component since removed
+    (out / "prod" / "old_component.json").write_text(json.dumps(stale))
     (out / "dev" / "waf.json").write_text("{}\n")
     assert run("--env", "prod", "--no-lint", "--output", str(out), cwd=tmp_path).returncode == 0
-    assert not (out / "prod" / "stale.json").exists()
+    assert not (out / "prod" / "old_component.json").exists()
     assert (out / "dev" / "waf.json").read_text() == "{}\n"  # untouched
-    assert not list(tmp_path.glob(".output-*")), "staging directories are cleaned up"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "staging directories are cleaned up"
+
+
+# --- only what generate.py wrote is ever replaced or removed ------------------------------------
+
+
+def test_output_into_a_directory_with_other_files_keeps_them(tmp_path):
+    """The issue's example: --output DIR deleted every file in DIR that generate.py had not written."""
+    out = tmp_path / "somewhere"
+    (out / "photos").mkdir(parents=True)
+    (out / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    (out / "notes.txt").write_text("mine")
+    (out / "prod").mkdir()
+    (out / "prod" / "README.md").write_text("prod templates, reviewed by ops")
+    (out / "prod" / "custom.json").write_text('{"Description": "my own template"}')
+    (out / "prod" / "drafts").mkdir()
+    (out / "prod" / "drafts" / "x.yaml").write_text("a: 1")
+    assert generate.main(["--no-lint", "--output", str(out)]) == 0
+    assert (out / "photos" / "cat.jpg").read_bytes() == b"\xff\xd8"
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "prod" / "README.md").read_text() == "prod templates, reviewed by ops"
+    assert (out / "prod" / "custom.json").read_text() == '{"Description": "my own template"}'
+    assert (out / "prod" / "drafts" / "x.yaml").read_text() == "a: 1"
+    assert (out / "prod" / "root.json").read_bytes() == (PROJECT / "output" / "prod" / "root.json").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["dev", "notes.txt", "photos", "prod", "staging"]
+
+
+def test_an_untracked_file_in_output_survives_a_full_run(tmp_path):
+    out = tmp_path / "output"
+    shutil.copytree(PROJECT / "output", out)
+    (out / "DEPLOYED.md").write_text("prod deployed on Monday")
+    (out / "staging" / ".reviewed").write_text("yes")
+    assert generate.main(["--no-lint", "--output", str(out)]) == 0
+    assert (out / "DEPLOYED.md").read_text() == "prod deployed on Monday"
+    assert (out / "staging" / ".reviewed").read_text() == "yes"
+
+
+def test_templates_of_a_removed_environment_go_and_nothing_else(tmp_path, capsys):
+    out = tmp_path / "output"
+    shutil.copytree(PROJECT / "output", out)
+    shutil.copytree(out / "staging", out / "qa")  # config/qa.yaml was deleted since
+    (out / "qa" / "notes.txt").write_text("keep")
+    shutil.copytree(out / "staging", out / "archive")
+    (out / "archive" / "root.json").write_text('{"Description": "hand-made"}')
+    assert generate.main(["--no-lint", "--check", "--output", str(out)]) == 1
+    assert f"{out}/qa/root.json: its environment is not in the config directory any more" in capsys.readouterr().err
+    assert generate.main(["--no-lint", "--output", str(out)]) == 0
+    assert f"removed {out}/qa/s3.json" in capsys.readouterr().out
+    assert [p.name for p in (out / "qa").iterdir()] == ["notes.txt"]
+    assert not (out / "archive" / "s3.json").exists()
+    assert (out / "archive" / "root.json").read_text() == '{"Description": "hand-made"}'
+    assert generate.main(["--no-lint", "--env", "prod", "--output", str(out)]) == 0  # one env: others untouched
+    assert (out / "qa" / "notes.txt").exists()
+
+
+def test_a_failed_write_replaces_nothing(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "output"
+    shutil.copytree(PROJECT / "output", out)
+    (out / "prod" / "root.json").write_text("{}")
+    real_write = Path.write_bytes
+
+    def disk_full(path, data):  # the last environment fails, after dev and prod were staged
+        if path.parent.name.startswith(".staging-new-") and path.name == "waf.json":
+            raise OSError(28, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    assert generate.main(["--no-lint", "--output", str(out)]) == 1
+    assert f"error: writing to --output {out} failed: [Errno 28] No space left on device" in capsys.readouterr().err
+    assert (out / "prod" / "root.json").read_text() == "{}"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--output", "{file}"], "error: --output {file}: {file} is not a directory"),
+    (["--output", "{file}/sub"], "error: --output {file}/sub: {file} is not a directory"),
+    (["--env", "../config/prod"], "no such environment '../config/prod'"),
+    (["--env", "nope"], "no such environment 'nope'; known: dev, prod, staging"),
+    (["--config-dir", "{tmp}/empty"], "holds no <env>.yaml file"),
+])
+def test_bad_options_exit_2_with_one_message(tmp_path, capsys, args, message):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    values = {"file": str(tmp_path / "a-file"), "tmp": str(tmp_path)}
+    assert generate.main(["--no-lint", *(a.format(**values) for a in args)]) == 2
+    err = capsys.readouterr().err
+    assert message.format(**values) in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_environment_named_twice_is_generated_once(tmp_path, capsys):
+    assert generate.main(["--no-lint", "--env", "dev", "--env", "dev", "--output", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("dev (dev.yaml; not linted)") == 1
 
 
 def test_lint_findings_fail_the_run_and_write_nothing(tmp_path, monkeypatch, capsys):
