@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from typing import Callable
 
 import botocore.exceptions
@@ -14,6 +15,7 @@ from rollout.aws import Clients, endpoint_url, error_code, error_message, make_s
 from rollout.console import Console
 from rollout.errors import InputError, RolloutFailed
 from rollout.inputs import load_env, load_templates
+from rollout.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
 EXIT_INTERRUPTED = 130
 
@@ -127,12 +129,25 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     return guarded(run)
 
 
+def cmd_retained(args: argparse.Namespace) -> int:
+    from rollout.retained import retained
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        return retained(templates, connect(args, console), console, delete_empty=args.delete_empty,
+                        delete_data=args.delete_data, accounts=args.account)
+    return guarded(run)
+
+
 def cmd_rehearse(args: argparse.Namespace) -> int:
     from rollout.rehearse import run_rehearsal
 
     def run(console: Console) -> int:
-        templates = load_templates(load_env(args.env))
-        return run_rehearsal(templates, console)
+        env = load_env(args.env)
+        unfit = SCENARIOS[args.scenario].unfit(env)
+        if unfit:
+            raise InputError(f"--scenario {args.scenario}: {unfit}")
+        return run_rehearsal(load_templates(env), console, scenario=args.scenario)
     return guarded(run)
 
 
@@ -187,10 +202,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                   "DeletionPolicy RetainExceptOnCreate stay and are listed; edge functions that CloudFront still\n"
                   "replicates are reported with what to run later.")
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
-    add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
-        "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
-        "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
-        "to every account (twice), sync, rebuild, change and roll back a small site (deploy.py\n"
-        "site), then check the cross-region wiring, the edge-config tables and the site through\n"
-        "the service APIs. Exit 0 only when everything holds.",
-        aws=False)
+    retained = add("retained", cmd_retained, "list (and delete) what an earlier rollout left that a deploy would hit",
+                   "List the resources that have a name this environment's templates give (buckets, the\n"
+                   "edge-config table, log groups, edge functions, roles, KMS aliases) but are not part of\n"
+                   "its live stacks - retained by an earlier destroy or rollback - and aliases that\n"
+                   "another distribution holds; say what each holds. A deploy refuses to start while any\n"
+                   "exist. Resources of the live stacks are never touched.\n"
+                   "Exit 0 when none is left (a deploy will not collide), 1 when some remain.")
+    retained.add_argument("--delete-empty", action="store_true",
+                          help="delete the ones that hold no data: buckets without any object version, tables "
+                               "without items, log groups without log streams, functions, roles, KMS aliases")
+    retained.add_argument("--delete-data", action="store_true",
+                          help="also delete the ones that hold data (object versions, items, logs are lost)")
+    retained.add_argument("--account", action="append", metavar="ID",
+                          help="only this account of the environment (repeatable); default: all")
+    rehearse = add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
+                   "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
+                   "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
+                   "to every account (twice), sync, rebuild, change and roll back a small site (deploy.py\n"
+                   "site), then check the cross-region wiring, the edge-config tables and the site through\n"
+                   "the service APIs. Exit 0 only when everything holds.\n"
+                   "--scenario runs another way a rollout goes instead of the first deploy:\n"
+                   + "".join(textwrap.fill(f"{s.name}: {s.summary}", 90, initial_indent="  ",
+                                           subsequent_indent="      ") + "\n" for s in SCENARIOS.values()),
+                   aws=False)
+    rehearse.add_argument("--scenario", choices=sorted(SCENARIOS), default=DEFAULT_SCENARIO, metavar="NAME",
+                          help=f"one of {', '.join(sorted(SCENARIOS))} (default: %(default)s)")
