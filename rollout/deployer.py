@@ -15,7 +15,8 @@ from rollout.aws import Clients
 from rollout.console import Console
 from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet
-from rollout.publish import Publication, publish_templates
+from rollout.leftovers import preflight
+from rollout.publish import Publication, publish_templates, require_bootstrap
 from rollout.stackset import OperationOutcome, StackSetOps, operation_preferences, report_failures, stack_outputs
 from templates.common import tags
 from templates.config import EDGE_REGION
@@ -79,12 +80,15 @@ class Deployer:
         start_mark = self.clients.log.mark()
         began = self.clock()
         name = self.ops.name
+        require_bootstrap(self.templates, self.clients)
+        self.ops.wait_for_others()
+        # Before any change: a name the templates use that is taken would fail the rollout part-way.
+        preflight(self.templates, self.clients, self.console)
         publication = publish_templates(self.templates, self.clients)
         if publication.changed:
             for region, p in publication.regions.items():
                 self.console.line(f"Published {len(p.uploaded)} new and {len(p.copied)} copied template(s) "
                                   f"to s3://{p.bucket}/{p.prefix}")
-        self.ops.wait_for_others()
         self._sync_stack_set(publication)
         self._sync_edge_instances()
         if not self.env.single_region:

@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from typing import Any, Callable
 
-from rollout.cli import EXIT_INTERRUPTED, _clients, _common, _guard
+from rollout.cli import EXIT_INTERRUPTED, add_common_options, connect, guarded
 from rollout.console import Console
 from rollout.inputs import load_env
 from templates.s3 import SITE_STATE_PREFIX
@@ -74,7 +74,7 @@ def _release(text: str) -> str:
 
 def _run(action: Callable[[Console], Any]) -> int:
     """The rollout commands' error handling; Ctrl-C says what a site run leaves behind."""
-    def guarded(console: Console) -> int:
+    def interruptible(console: Console) -> int:
         try:
             action(console)
         except KeyboardInterrupt:
@@ -83,7 +83,7 @@ def _run(action: Callable[[Console], Any]) -> int:
                   "left behind; run the same command again to finish.", file=sys.stderr)
             return EXIT_INTERRUPTED
         return 0
-    return _guard(guarded)
+    return guarded(interruptible)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -91,7 +91,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         env = load_env(args.env)
         # The directory is checked before the credentials: a wrong DIR needs no AWS to be told.
         site = scan(args.directory, SITE_STATE_PREFIX)
-        sync_site(env, _clients(args, console), console, args.directory, account=args.account,
+        sync_site(env, connect(args, console), console, args.directory, account=args.account,
                   dry_run=args.dry_run, grace=args.grace_period, max_paths=args.max_invalidation_paths,
                   wait=args.wait, concurrency=args.concurrency, site=site)
     return _run(run)
@@ -100,14 +100,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_releases(args: argparse.Namespace) -> int:
     def run(console: Console) -> None:
         env = load_env(args.env)
-        list_releases(env, _clients(args, console), console, account=args.account, limit=args.limit)
+        list_releases(env, connect(args, console), console, account=args.account, limit=args.limit)
     return _run(run)
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     def run(console: Console) -> None:
         env = load_env(args.env)
-        rollback_site(env, _clients(args, console), console, to=args.to, account=args.account,
+        rollback_site(env, connect(args, console), console, to=args.to, account=args.account,
                       dry_run=args.dry_run, max_paths=args.max_invalidation_paths, wait=args.wait,
                       concurrency=args.concurrency)
     return _run(run)
@@ -123,7 +123,7 @@ def register(commands: Any) -> argparse.ArgumentParser:
             description: str) -> argparse.ArgumentParser:
         action = actions.add_parser(name, help=help_text, description=description,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-        _common(action)
+        add_common_options(action)
         action.add_argument("--account", type=_account, metavar="ID",
                             help="only this account of the environment (default: every account)")
         action.set_defaults(func=func)

@@ -28,6 +28,7 @@ EMULATED_TYPES = {
     "AWS::SNS::TopicPolicy": "sns.EmulatedTopicPolicy",
     "AWS::SNS::Subscription": "sns.EmulatedSubscription",
     "AWS::CloudWatch::Alarm": "cloudwatch.EmulatedAlarm",
+    "AWS::Route53::RecordSetGroup": "route53.EmulatedRecordSetGroup",
 }
 
 
@@ -65,14 +66,20 @@ def install() -> None:
         cloudwatch,
         dynamodb,
         iam_role_policies,
+        lifecycle,
         policy_conditions,
+        route53,
         s3,
         service_fixes,
         sns,
+        stacksets,
         wafv2,
     )
 
     cloudformation.install()
+    cloudfront.install()
+    lifecycle.install()
+    stacksets.install()
     policy_conditions.install()
     service_fixes.install()
     bucket_policy_principals.install()
