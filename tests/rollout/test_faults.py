@@ -34,7 +34,7 @@ def _run_cli(monkeypatch: pytest.MonkeyPatch, clients: StubbedClients, argv: lis
         clients.notify = console.line  # as cli._clients does
         return clients
 
-    monkeypatch.setattr(cli, "_clients", use_stubbed)
+    monkeypatch.setattr(cli, "connect", use_stubbed)
     return deploy.main(argv)
 
 
