@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_lint:
         for env in envs:
             findings[env.environment] = lint_environment(
-                {r.filename: r.body for r in rendered[env.environment]}, list(env.instance_regions)
+                {r.filename: r.body for r in rendered[env.environment]}, list(env.regions)
             )
     for env in envs:
         _print_table(env, rendered[env.environment], findings.get(env.environment))
@@ -123,7 +123,7 @@ def _unusable_output(output: Path) -> str:
 
 
 def _print_table(env: EnvConfig, templates: list[RenderedTemplate], findings: dict[str, list[str]] | None) -> None:
-    regions = " + ".join(env.instance_regions)
+    regions = " + ".join(env.regions)
     print(f"\n{env.environment} ({env.source.name}; linted for {regions})" if findings is not None
           else f"\n{env.environment} ({env.source.name}; not linted)")
     per_account = footprint(env, {r.component: json.loads(r.body) for r in templates})

@@ -122,7 +122,7 @@ def check_regions(env: EnvConfig, templates: dict[str, dict]) -> list[str]:
     region its template's Rules refuse (the rollout would fail there)."""
     problems: list[str] = []
     root_template = templates["root"]
-    regions = list(env.instance_regions)
+    regions = list(env.regions)
     admitted = admitted_regions(root_template, regions)
     if admitted != regions:
         problems.append(f"root.json: its Rules refuse {', '.join(r for r in regions if r not in admitted)}, "

@@ -184,15 +184,12 @@ class EnvConfig:
 
     @property
     def single_region(self) -> bool:
+        """The primary region is us-east-1: edge and primary components share one stack, and the
+        distribution ARN is wired directly (log and replica regions may still add instances)."""
         return self.primary_region == EDGE_REGION
 
     @property
     def regions(self) -> tuple[str, ...]:
-        """Where the environment's stacks run, in rollout order: us-east-1 first, then the primary."""
-        return (EDGE_REGION,) if self.single_region else (EDGE_REGION, self.primary_region)
-
-    @property
-    def instance_regions(self) -> tuple[str, ...]:
         """Every region with a stack-set instance, in rollout order: us-east-1, the primary region,
         then the other edge log regions and the replica regions."""
         return _unique((EDGE_REGION, self.primary_region, *self.edge_log_regions, *self.replica_regions))

@@ -45,7 +45,7 @@ def footprint(env: EnvConfig, templates: dict[str, dict]) -> Footprint:
     """
     root = templates["root"]
     keys: dict[str, list[str]] = {}
-    for region in env.instance_regions:
+    for region in env.regions:
         here = keys.setdefault(region, [])
         for resource in root.get("Resources", {}).values():
             if resource.get("Type") != NESTED_STACK or created_in_region(root, resource, region) is False:

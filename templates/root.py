@@ -98,8 +98,8 @@ def build(env: EnvConfig) -> Template:
     rules = {
         "SupportedRegion": {
             "Assertions": [{
-                "Assert": {"Fn::Contains": [list(env.instance_regions), Region]},
-                "AssertDescription": f"This environment deploys only to {', '.join(env.instance_regions)}.",
+                "Assert": {"Fn::Contains": [list(env.regions), Region]},
+                "AssertDescription": f"This environment deploys only to {', '.join(env.regions)}.",
             }]
         },
         # Per-account settings (domains) are chosen by account id: another account would silently

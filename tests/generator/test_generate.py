@@ -251,7 +251,7 @@ def test_footprint_counts_the_keys_each_region_creates():
 
     env = load_environment("staging")
     keys = footprint(env, build.build_templates(env)).keys_by_region
-    assert list(keys) == list(env.instance_regions)
+    assert list(keys) == list(env.regions)
     assert sorted(keys["us-west-2"]) == ["lambda_edge/EdgeFunctionLogsKey", "monitoring/AlarmTopicKey",
                                          "s3/OriginBucketKey"]
     assert keys["eu-central-1"] == ["lambda_edge/EdgeFunctionLogsKey"]  # a log-only region: its logs key

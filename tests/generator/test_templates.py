@@ -65,7 +65,7 @@ def test_every_instance_region_gets_only_what_belongs_there(built, envs):
     for name, templates in built.items():
         env, root = envs[name], templates["root"]
         every = list(REGIONAL_EDGE_CACHE_REGIONS) + ["ca-central-1", "eu-north-1"]
-        assert admitted_regions(root, every) == [r for r in every if r in env.instance_regions], name
+        assert admitted_regions(root, every) == [r for r in every if r in env.regions], name
         expected = {
             "LambdaEdgeStack": list(env.edge_log_regions),
             "WafStack": ["us-east-1"], "CloudfrontStack": ["us-east-1"],
@@ -73,7 +73,7 @@ def test_every_instance_region_gets_only_what_belongs_there(built, envs):
             "MonitoringStack": sorted({"us-east-1", *env.table_regions}),
         }
         for logical_id, regions in expected.items():
-            assert sorted(created_where(root, logical_id, env.instance_regions)) == sorted(regions), (name, logical_id)
+            assert sorted(created_where(root, logical_id, env.regions)) == sorted(regions), (name, logical_id)
     # A log-only region (no table, no edge components) gets the log groups and nothing else.
     prod = built["prod"]["root"]
     assert [k for k in prod["Resources"] if created_in_region(prod, prod["Resources"][k], "sa-east-1")] == \
@@ -84,7 +84,7 @@ def test_edge_log_regions_follow_the_price_class_unless_configured(envs, tmp_pat
     assert envs["prod"].edge_log_regions == REGIONAL_EDGE_CACHE_REGIONS  # PriceClass_All
     assert envs["staging"].edge_log_regions == (  # PriceClass_100: North America and Europe
         "us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-central-1", "eu-west-1", "eu-west-2")
-    assert envs["prod"].instance_regions == (
+    assert envs["prod"].regions == (
         "us-east-1", "us-west-2", "us-east-2", "us-west-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
         "ap-southeast-1", "ap-southeast-2", "eu-central-1", "eu-west-1", "eu-west-2", "sa-east-1")
     base = {"project": "shop", "deploy": {"accounts": ["123456789012"]}}
@@ -94,13 +94,13 @@ def test_edge_log_regions_follow_the_price_class_unless_configured(envs, tmp_pat
     chosen = parse_config({**base, "primary_region": "eu-north-1", "edge_config": {"replica_regions": ["ca-central-1"]},
                            "edge_functions": {"log_regions": ["sa-east-1", "eu-west-1"]}}, tmp_path / "qa.yaml", "qa")
     assert chosen.edge_log_regions == ("us-east-1", "eu-west-1", "sa-east-1")  # us-east-1 always
-    assert chosen.instance_regions == ("us-east-1", "eu-north-1", "eu-west-1", "sa-east-1", "ca-central-1")
+    assert chosen.regions == ("us-east-1", "eu-north-1", "eu-west-1", "sa-east-1", "ca-central-1")
     assert chosen.monitored_regions == ("us-east-1", "eu-north-1", "ca-central-1")
     # A table region where edge caches run has an instance anyway: its logs are always covered.
     with_replica = parse_config({**base, "edge_config": {"replica_regions": ["ap-southeast-2"]},
                                  "edge_functions": {"log_regions": []}}, tmp_path / "qa.yaml", "qa")
     assert with_replica.edge_log_regions == ("us-east-1", "us-west-2", "ap-southeast-2")
-    assert with_replica.instance_regions == ("us-east-1", "us-west-2", "ap-southeast-2")
+    assert with_replica.regions == ("us-east-1", "us-west-2", "ap-southeast-2")
 
 
 def test_two_region_root_takes_the_distribution_arn_as_override(built):
@@ -109,7 +109,7 @@ def test_two_region_root_takes_the_distribution_arn_as_override(built):
     rule = root["Rules"]["DistributionArnInPrimaryRegion"]
     assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-west-2"]}
     assert root["Rules"]["SupportedRegion"]["Assertions"][0]["Assert"] == {
-        "Fn::Contains": [list(load_environment("prod").instance_regions), {"Ref": "AWS::Region"}]}
+        "Fn::Contains": [list(load_environment("prod").regions), {"Ref": "AWS::Region"}]}
 
 
 def test_single_region_root_wires_the_distribution_directly(built):
