@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from rollout import naming
 from rollout.aws import Clients
+from rollout.bootstrap import Bootstrapper
 from rollout.console import Console
 from rollout.edge_logs import expire_legacy_log_groups, find_legacy_log_groups, report_legacy
 from rollout.errors import RolloutFailed
@@ -108,15 +109,22 @@ class Deployer:
         start_mark = self.clients.log.mark()
         began = self.clock()
         name = self.ops.name
-        require_bootstrap(self.templates, self.clients)
+        bucketless = require_bootstrap(self.templates, self.clients)
         self.ops.wait_for_others()
         legacy = []
-        if self._changes_ahead():
-            # Before any change: a name the templates use that is taken would fail the rollout
-            # part-way; the edge functions' old default log groups are reported, never touched.
+        changes_ahead = self._changes_ahead()
+        if changes_ahead:
+            # Before any change: a name the templates use that is taken would fail the rollout part-way.
             preflight(self.templates, self.clients, self.console)
+        if changes_ahead or self.expire_legacy_edge_logs:
+            # The edge functions' old default log groups: reported, changed only on request.
             legacy = find_legacy_log_groups(self.env, self.clients)
             report_legacy(self.env, legacy, self.console, self.expire_legacy_edge_logs)
+        if bucketless:
+            # Regions added to the environment since bootstrap: their template buckets, in this
+            # (the administration) account, as bootstrap makes them; the roles exist already.
+            self.console.line(f"Template buckets for the region(s) added since bootstrap: {', '.join(bucketless)}")
+            Bootstrapper(self.env, self.clients, self.console).ensure_template_buckets(bucketless)
         publication = publish_templates(self.templates, self.clients, buckets_checked=True)
         if publication.changed:
             for region, p in publication.regions.items():

@@ -87,12 +87,25 @@ def _require_bucket(s3: Any, bucket: str, env_name: str) -> None:
         raise
 
 
-def require_bootstrap(templates: TemplateSet, clients: Clients) -> None:
-    """InputError (exit 2) when a region's template bucket is missing: bootstrap has not run."""
+def require_bootstrap(templates: TemplateSet, clients: Clients) -> list[str]:
+    """The regions whose template bucket is missing although bootstrap has run (regions added to
+    the environment since: deploy creates their buckets); InputError (exit 2) when the stack set's
+    region has none, i.e. bootstrap has not run."""
     env = templates.env
+    missing = []
     for region in env.regions:
-        _require_bucket(clients.admin("s3", region), naming.template_bucket_name(env.project, clients.account, region),
-                        env.environment)
+        bucket = naming.template_bucket_name(env.project, clients.account, region)
+        try:
+            clients.admin("s3", region).head_bucket(Bucket=bucket)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            missing.append(region)
+    if naming.STACK_SET_REGION in missing:
+        bucket = naming.template_bucket_name(env.project, clients.account, naming.STACK_SET_REGION)
+        raise InputError(f"template bucket {bucket} does not exist: run "
+                         f"`python deploy.py bootstrap --env {env.environment}` first")
+    return missing
 
 
 def publish_templates(templates: TemplateSet, clients: Clients, buckets_checked: bool = False) -> Publication:

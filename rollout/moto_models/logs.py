@@ -18,6 +18,7 @@ What moto's own model did, and what CloudFormation does (and this model does):
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -49,7 +50,7 @@ def _key_arn(key_id: str, account_id: str, region_name: str) -> str:
         actions = statement.get("Action") or []
         actions = [actions] if isinstance(actions, str) else actions
         if statement.get("Effect") == "Allow" and principal in services and \
-                any(a in ("kms:GenerateDataKey", "kms:*") for a in actions):
+                any(fnmatch.fnmatchcase("kms:GenerateDataKey", a) for a in actions):
             return key.arn
     raise refused
 

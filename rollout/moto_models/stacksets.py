@@ -10,6 +10,8 @@ What moto did, and what StackSets does (and this module makes moto do):
   other here; accounts of a region run one at a time, as with MaxConcurrentCount 1). With
   RegionConcurrencyType PARALLEL every region has started, so a region that fails cancels only
   its own remaining accounts ("CloudFormation stops the operation in that Region").
+  DescribeStackSetOperation returns the operation's OperationPreferences, as StackSets does
+  (moto kept none).
 - A failed instance is OUTDATED, DetailedStatus FAILED, with StackSets' StatusReason
   ("ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:..."); a cancelled one OUTDATED
   and CANCELLED; a succeeded one CURRENT.
@@ -194,6 +196,7 @@ def run_operation(stack_set: cfn_models.StackSet, action: str, targets: list[Emu
         status="FAILED" if failed else "SUCCEEDED",
         accounts=sorted({t.account_id for t in targets}), regions=sorted({t.region_name for t in targets}))
     operation["Results"] = results
+    operation["OperationPreferences"] = {k: v for k, v in preferences.items() if v not in (None, [], "")}
     return operation
 
 
@@ -304,4 +307,11 @@ def install() -> None:
     for name in ("create_stack_instances", "update_stack_instances", "update_stack_set", "delete_stack_instances"):
         setattr(response, name, _with_preferences(getattr(response, name)))
     response.list_stack_set_operation_results = _list_operation_results
+    original_dto = cfn_responses.StackSetOperationDTO.__init__
+
+    def operation_dto(self: Any, operation: dict[str, Any], stack_set: cfn_models.StackSet) -> None:
+        original_dto(self, operation, stack_set)
+        self.operation_preferences = operation.get("OperationPreferences") or None
+
+    cfn_responses.StackSetOperationDTO.__init__ = operation_dto
     _installed = True
