@@ -20,7 +20,7 @@ from rollout import naming
 from rollout.aws import Clients
 from rollout.bootstrap import Bootstrapper
 from rollout.console import Console
-from rollout.edge_logs import expire_legacy_log_groups, find_legacy_log_groups, report_legacy
+from rollout.edge_logs import LegacyLogGroup, expire_legacy_log_groups, find_legacy_log_groups, report_legacy
 from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet
 from rollout.leftovers import preflight
@@ -111,15 +111,7 @@ class Deployer:
         name = self.ops.name
         bucketless = require_bootstrap(self.templates, self.clients)
         self.ops.wait_for_others()
-        legacy = []
-        changes_ahead = self._changes_ahead()
-        if changes_ahead:
-            # Before any change: a name the templates use that is taken would fail the rollout part-way.
-            preflight(self.templates, self.clients, self.console)
-        if changes_ahead or self.expire_legacy_edge_logs:
-            # The edge functions' old default log groups: reported, changed only on request.
-            legacy = find_legacy_log_groups(self.env, self.clients)
-            report_legacy(self.env, legacy, self.console, self.expire_legacy_edge_logs)
+        legacy = self._before_any_change()
         if bucketless:
             # Regions added to the environment since bootstrap: their template buckets, in this
             # (the administration) account, as bootstrap makes them; the roles exist already.
@@ -161,6 +153,19 @@ class Deployer:
         return 0
 
     # --- stack set ----------------------------------------------------------------------------
+
+    def _before_any_change(self) -> list[LegacyLogGroup]:
+        """The pre-flight (when something will change): a name the templates use that is taken
+        would fail the rollout part-way (InputError, exit 2). Then the edge functions' old default
+        log groups, reported, and returned to be expired when asked."""
+        changes_ahead = self._changes_ahead()
+        if changes_ahead:
+            preflight(self.templates, self.clients, self.console)
+        if not (changes_ahead or self.expire_legacy_edge_logs):
+            return []
+        legacy = find_legacy_log_groups(self.env, self.clients)
+        report_legacy(self.env, legacy, self.console, self.expire_legacy_edge_logs)
+        return legacy
 
     def _changes_ahead(self) -> bool:
         """Whether this deploy will create or update anything (read-only): the stack set is missing
