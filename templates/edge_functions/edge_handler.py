@@ -3,6 +3,13 @@
 # This file is inlined into CloudFormation (Code.ZipFile creates index.py): standard library only,
 # no relative imports. The `edgeconfig` CLI imports it for validate_config, so the
 # schema is defined once, here.
+#
+# Each function gets only the code its trigger runs. A `# @bake: ...` line starts a section and names
+# the triggers whose index.py holds it (`all`, or event types such as `viewer-request`; `none` for
+# code only the CLI runs); the section runs to the next such line. bake_source
+# (templates/edge_functions/__init__.py) blanks the other sections, docstrings and comments, keeping
+# every line where it is, so a traceback's line numbers are this file's. It refuses a baked source
+# that uses a name it does not define. Lambda compiles index.py from source at every cold start.
 
 from __future__ import annotations
 
@@ -90,10 +97,11 @@ _LIMITS = {"redirects": 10000, "experiments": 20, "variants": 10, "cache_control
 
 
 class _Problems:
-    """Collects (field path, message) pairs while a document is validated."""
+    """Collects (field path, message) pairs while a document is validated; runs the given operator checks."""
 
-    def __init__(self) -> None:
+    def __init__(self, operator_checks: dict[str, Callable]) -> None:
         self.items: list[tuple[str, str]] = []
+        self.operator_checks = operator_checks
 
     def add(self, path: str, message: str) -> None:
         self.items.append((path, message))
@@ -133,6 +141,12 @@ def _list(data: Any, path: str, limit: int, p: _Problems) -> list:
 
 
 _REQUIRED = object()
+
+# Each section of the configuration this module holds: name -> (validator, compiler), registered next to
+# its compiler below. A baked index.py holds only the sections its trigger applies.
+_SECTIONS: dict[str, tuple[Callable, Callable]] = {}
+# Checks that only the CLI runs before a push (validate_config), in no baked index.py: name -> check.
+_OPERATOR_CHECKS: dict[str, Callable] = {}
 
 
 def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: Any = _REQUIRED,
@@ -176,6 +190,7 @@ def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     return decoded
 
 
+# @bake: viewer-request
 def _under(path: str, prefix: str) -> bool:
     return prefix == "/" or path == prefix or path.startswith(prefix + "/")
 
@@ -225,6 +240,53 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         if kind == "prefix":
             entry["keep_path"] = keep_path
         kept.append((i, entry))
+    check = p.operator_checks.get("redirects")
+    if check is not None:
+        check(kept, p)
+    return [entry for _, entry in kept]
+
+
+def _target_path(target: str) -> str | None:
+    """The decoded path a relative redirect target sends the viewer to; None for an absolute URL."""
+    if not target.startswith("/"):
+        return None
+    return unquote(target.partition("#")[0].partition("?")[0])
+
+
+def _target(raw: str, where: str, p: _Problems) -> str | None:
+    if _CONTROL_RE.search(raw) or " " in raw or len(raw) > 2048:
+        p.add(where, f"must be at most 2048 characters without spaces or control characters, got {_describe(raw)}")
+        return None
+    if raw.startswith("/"):
+        # Browsers read //host and /\host (also percent-encoded, once the viewer follows it) as another site.
+        if unquote(raw)[1:2] in ("/", "\\"):
+            p.add(where, f"must be a path starting with a single / (//host and /\\host name another site), "
+                  f"got {_describe(raw)}")
+            return None
+        return raw
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
+        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed authority, e.g. http://[::1
+        absolute = False
+    if absolute:
+        return raw
+    p.add(where, f"must be a path starting with a single / or an http(s) URL with a host, got {_describe(raw)}")
+    return None
+
+
+# @bake: none
+# --- redirect chains and loops: the CLI's check before a push, at no edge ----------------------
+#
+# A chain costs viewers a round trip per hop, and a loop ends in the browser's "too many redirects":
+# operator mistakes that the CLI refuses. Neither harms the function, which answers each request with
+# one precomputed response, so the edge does not follow chains: that costs 120-300 ms of CPU for
+# 10,000 rules, seconds of a viewer's wait at 128 MB on every load of a new version.
+
+
+def _check_redirect_chains(kept: list[tuple[int, dict]], p: _Problems) -> None:
+    """Refuse exact rules that point at another rule's path, and every loop or chain over MAX_REDIRECT_HOPS."""
     # A chain of exact rules (A -> B, B -> C) costs the viewer a round trip per hop and can loop.
     exact_at = {entry["from"]: i for i, entry in kept if "from" in entry}
     for i, entry in kept:
@@ -237,7 +299,6 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         what = "makes a redirect loop" if not endless else f"is part of a chain of more than {MAX_REDIRECT_HOPS} redirects"
         p.add(f"redirects[{rules[0]}]", f"{what}{' with ' + others if others else ''}: {chain} "
               "(browsers give up with \"too many redirects\")")
-    return [entry for _, entry in kept]
 
 
 # Browsers stop after about 20 redirects (Chrome and Firefox: 20): a longer chain fails like a loop.
@@ -321,36 +382,10 @@ def _redirect_loops(kept: list[tuple[int, dict]]) -> list[tuple[list[int], str, 
     return sorted(loops.values())
 
 
-def _target_path(target: str) -> str | None:
-    """The decoded path a relative redirect target sends the viewer to; None for an absolute URL."""
-    if not target.startswith("/"):
-        return None
-    return unquote(target.partition("#")[0].partition("?")[0])
+_OPERATOR_CHECKS["redirects"] = _check_redirect_chains
 
 
-def _target(raw: str, where: str, p: _Problems) -> str | None:
-    if _CONTROL_RE.search(raw) or " " in raw or len(raw) > 2048:
-        p.add(where, f"must be at most 2048 characters without spaces or control characters, got {_describe(raw)}")
-        return None
-    if raw.startswith("/"):
-        # Browsers read //host and /\host (also percent-encoded, once the viewer follows it) as another site.
-        if unquote(raw)[1:2] in ("/", "\\"):
-            p.add(where, f"must be a path starting with a single / (//host and /\\host name another site), "
-                  f"got {_describe(raw)}")
-            return None
-        return raw
-    try:
-        parts = urlsplit(raw)
-        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
-        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # a malformed authority, e.g. http://[::1
-        absolute = False
-    if absolute:
-        return raw
-    p.add(where, f"must be a path starting with a single / or an http(s) URL with a host, got {_describe(raw)}")
-    return None
-
-
+# @bake: viewer-request
 def _validate_rewrites(data: Any, p: _Problems) -> dict:
     rw = _mapping(data, "rewrites", ("directory_index", "spa_fallback", "spa_index", "spa_exclude_prefixes"), p)
     index = _value(rw, "rewrites", "directory_index", str, p, default="index.html",
@@ -373,6 +408,7 @@ def _validate_rewrites(data: Any, p: _Problems) -> dict:
             "spa_index": spa_index or "/index.html", "spa_exclude_prefixes": excludes}
 
 
+# @bake: all
 def _validate_experiments(data: Any, p: _Problems) -> list[dict]:
     out = []
     names: dict[str, int] = {}
@@ -471,6 +507,7 @@ def _validate_variants(data: Any, where: str, p: _Problems) -> list[dict] | None
     return out if ok and out else None
 
 
+# @bake: viewer-request
 def _validate_maintenance(data: Any, p: _Problems) -> dict:
     m = _mapping(data, "maintenance", ("enabled", "retry_after_seconds", "allow_cidrs", "body_html"), p)
     enabled = _value(m, "maintenance", "enabled", bool, p, default=False)
@@ -496,6 +533,7 @@ def _validate_maintenance(data: Any, p: _Problems) -> dict:
             "body_html": body or ""}
 
 
+# @bake: origin-response
 def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
     if data is None:
         return [dict(rule) for rule in DEFAULT_CACHE_CONTROL]
@@ -529,34 +567,36 @@ def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
     return out
 
 
-def validate_config(doc: Any) -> tuple[dict, list[tuple[str, str]]]:
-    """Check an edge configuration; return it normalized (defaults filled in) and its problems as (field path, message)."""
-    p = _Problems()
+# @bake: all
+def validate_config(doc: Any, operator_checks: bool = True) -> tuple[dict, list[tuple[str, str]]]:
+    """Check an edge configuration; return it normalized (defaults filled in) and its problems as (field path, message).
+
+    It checks each section this module holds: all of them, but in a baked index.py only those its trigger
+    applies. `operator_checks` adds the checks only the CLI runs before a push (redirect chains and loops).
+    """
+    p = _Problems(_OPERATOR_CHECKS if operator_checks else {})
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         return {}, [("(top level)", f"must be a mapping, got {_describe(doc)}")]
     _mapping(doc, "", _TOP_KEYS, p)
-    normalized = {
-        "redirects": _validate_redirects(doc.get("redirects"), p),
-        "rewrites": _validate_rewrites(doc.get("rewrites"), p),
-        "experiments": _validate_experiments(doc.get("experiments"), p),
-        "maintenance": _validate_maintenance(doc.get("maintenance"), p),
-        "cache_control": _validate_cache_control(doc.get("cache_control"), p),
-    }
+    normalized = {name: _SECTIONS[name][0](doc.get(name), p) for name in _TOP_KEYS if name in _SECTIONS}
     return normalized, p.items
 
 
+# @bake: none
 def canonical_json(doc: dict) -> str:
     """The stored form of a configuration: compact JSON with sorted keys, so equal configs hash equally."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# @bake: all
 def content_hash(content: str) -> str:
     """`sha256:<hex>` of the stored content."""
     return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+# @bake: origin-response
 # --- path patterns: a regular-expression subset matched in linear time --------------------------
 #
 # Cache-Control rules match viewer-controlled paths. Python's `re` backtracks: `^/(a+)+$` or
@@ -1119,6 +1159,7 @@ def _compile_path_pattern(kind: str, pattern: str) -> PathPattern:
     return PathPattern(pattern, _RegexParser(pattern).parse())
 
 
+# @bake: all
 # --- the compiled form: built once per load, read on every request ------------------------------
 
 _LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~"
@@ -1159,6 +1200,34 @@ def _record(cls: type) -> type:
 
 
 @_record
+class CompiledConfig:
+    """A validated configuration in lookup form: dicts keyed by path, no per-request scans."""
+
+    version: int
+    content_hash: str
+    exact_redirects: dict
+    prefix_redirects: dict
+    directory_index: str
+    spa_index: str
+    spa_excludes: dict
+    experiments: dict
+    experiment_routes: dict
+    maintenance: Maintenance | None
+    cache_rules: tuple
+
+
+def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledConfig:
+    """Turn a normalized configuration (from validate_config) into lookup tables, for the sections this module holds."""
+    fields = {"exact_redirects": {}, "prefix_redirects": {}, "directory_index": "", "spa_index": "",
+              "spa_excludes": {}, "experiments": {}, "experiment_routes": {}, "maintenance": None, "cache_rules": ()}
+    for name, (_, compile_section) in _SECTIONS.items():
+        if name in doc:
+            fields.update(compile_section(doc[name]))
+    return CompiledConfig(version=version, content_hash=digest, **fields)
+
+
+# @bake: viewer-request
+@_record
 class Redirect:
     """A redirect rule, with its Location precomputed."""
 
@@ -1172,6 +1241,52 @@ class Redirect:
     on_site: bool  # a relative target: the Location must stay on this site, whatever the viewer's path
 
 
+def _compile_redirects(redirects: list[dict]) -> dict:
+    exact, prefixed = {}, {}
+    for rule in redirects:
+        target = quote(rule["to"], safe=_LOCATION_SAFE)
+        location, _, fragment = target.partition("#")
+        compiled = Redirect(status=str(rule["status"]), description=REDIRECT_STATUSES[rule["status"]],
+                            location=location, fragment="#" + fragment if fragment else "",
+                            keep_query=rule["query"] == "keep", prefix=rule.get("prefix", ""),
+                            keep_path=rule.get("keep_path", False), on_site=rule["to"].startswith("/"))
+        (prefixed if "prefix" in rule else exact)[rule.get("prefix", rule.get("from"))] = compiled
+    return {"exact_redirects": exact, "prefix_redirects": prefixed}
+
+
+_SECTIONS["redirects"] = (_validate_redirects, _compile_redirects)
+
+
+def _compile_rewrites(rw: dict) -> dict:
+    return {"directory_index": quote(rw["directory_index"], safe=_PATH_SAFE),
+            "spa_index": quote(rw["spa_index"], safe=_PATH_SAFE) if rw["spa_fallback"] else "",
+            "spa_excludes": {prefix: True for prefix in rw["spa_exclude_prefixes"]}}
+
+
+_SECTIONS["rewrites"] = (_validate_rewrites, _compile_rewrites)
+
+
+@_record
+class Maintenance:
+    """Maintenance mode: a 503 page for every viewer outside the allowed networks."""
+
+    networks: tuple
+    retry_after: str
+    body: str
+
+
+def _compile_maintenance(m: dict) -> dict:
+    if not m["enabled"]:
+        return {"maintenance": None}
+    return {"maintenance": Maintenance(networks=tuple(ipaddress.ip_network(c) for c in m["allow_cidrs"]),
+                                      retry_after=str(m["retry_after_seconds"]),
+                                      body=m["body_html"] or DEFAULT_MAINTENANCE_PAGE)}
+
+
+_SECTIONS["maintenance"] = (_validate_maintenance, _compile_maintenance)
+
+
+# @bake: all
 @_record
 class Variant:
     """One arm of an experiment; origin_prefix is prepended to the origin path."""
@@ -1199,45 +1314,9 @@ class Experiment:
         return self.cumulative[-1]
 
 
-@_record
-class Maintenance:
-    """Maintenance mode: a 503 page for every viewer outside the allowed networks."""
-
-    networks: tuple
-    retry_after: str
-    body: str
-
-
-@_record
-class CompiledConfig:
-    """A validated configuration in lookup form: dicts keyed by path, no per-request scans."""
-
-    version: int
-    content_hash: str
-    exact_redirects: dict
-    prefix_redirects: dict
-    directory_index: str
-    spa_index: str
-    spa_excludes: dict
-    experiments: dict
-    experiment_routes: dict
-    maintenance: Maintenance | None
-    cache_rules: tuple
-
-
-def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledConfig:
-    """Turn a normalized configuration (from validate_config) into lookup tables."""
-    exact, prefixed = {}, {}
-    for rule in doc["redirects"]:
-        target = quote(rule["to"], safe=_LOCATION_SAFE)
-        location, _, fragment = target.partition("#")
-        compiled = Redirect(status=str(rule["status"]), description=REDIRECT_STATUSES[rule["status"]],
-                            location=location, fragment="#" + fragment if fragment else "",
-                            keep_query=rule["query"] == "keep", prefix=rule.get("prefix", ""),
-                            keep_path=rule.get("keep_path", False), on_site=rule["to"].startswith("/"))
-        (prefixed if "prefix" in rule else exact)[rule.get("prefix", rule.get("from"))] = compiled
+def _compile_experiments(experiment_list: list[dict]) -> dict:
     experiments, routes = {}, {}
-    for e in doc["experiments"]:
+    for e in experiment_list:
         variants = tuple(Variant(v["name"], v["weight"], quote(v["origin_prefix"], safe=_PATH_SAFE))
                          for v in e["variants"])
         cumulative, total = [], 0
@@ -1253,26 +1332,25 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
         for raw, v in zip(e["variants"], variants):
             if raw["origin_prefix"]:
                 routes[raw["origin_prefix"] + ("" if exp.prefix == "/" else exp.prefix)] = (exp, v)
-    m = doc["maintenance"]
-    maintenance = None
-    if m["enabled"]:
-        maintenance = Maintenance(networks=tuple(ipaddress.ip_network(c) for c in m["allow_cidrs"]),
-                                  retry_after=str(m["retry_after_seconds"]),
-                                  body=m["body_html"] or DEFAULT_MAINTENANCE_PAGE)
-    rules = []
-    for rule in doc["cache_control"]:
+    return {"experiments": experiments, "experiment_routes": routes}
+
+
+_SECTIONS["experiments"] = (_validate_experiments, _compile_experiments)
+
+
+# @bake: origin-response
+def _compile_cache_control(rules: list[dict]) -> dict:
+    compiled = []
+    for rule in rules:
         kind = "path_regex" if "path_regex" in rule else "path"
-        rules.append((compile_path_pattern(kind, rule[kind]), rule["value"]))
-    rw = doc["rewrites"]
-    return CompiledConfig(
-        version=version, content_hash=digest, exact_redirects=exact, prefix_redirects=prefixed,
-        directory_index=quote(rw["directory_index"], safe=_PATH_SAFE),
-        spa_index=quote(rw["spa_index"], safe=_PATH_SAFE) if rw["spa_fallback"] else "",
-        spa_excludes={prefix: True for prefix in rw["spa_exclude_prefixes"]},
-        experiments=experiments, experiment_routes=routes, maintenance=maintenance, cache_rules=tuple(rules),
-    )
+        compiled.append((compile_path_pattern(kind, rule[kind]), rule["value"]))
+    return {"cache_rules": tuple(compiled)}
 
 
+_SECTIONS["cache_control"] = (_validate_cache_control, _compile_cache_control)
+
+
+# @bake: all
 def longest_prefix(table: dict, path: str) -> Any:
     """The value for the longest key of `table` that is `path` or one of its /-separated ancestors.
 
@@ -1343,6 +1421,7 @@ def choose_variant(experiment: Experiment, request: dict) -> tuple[Variant, bool
     return assign_variant(experiment, viewer_id(experiment, request)), False
 
 
+# @bake: viewer-request
 def _client_allowed(maintenance: Maintenance, client_ip: str) -> bool:
     if not maintenance.networks:
         return False
@@ -1441,6 +1520,7 @@ def route_viewer_request(config: CompiledConfig, request: dict) -> dict | str | 
     return None if new_uri == uri else new_uri
 
 
+# @bake: viewer-response
 def experiment_cookie(config: CompiledConfig, request: dict) -> str | None:
     """The Set-Cookie value that makes a viewer's experiment assignment sticky, or None if already sticky."""
     hit = longest_prefix(config.experiment_routes, unquote(request.get("uri") or "/"))
@@ -1457,6 +1537,7 @@ def experiment_cookie(config: CompiledConfig, request: dict) -> str | None:
             "Secure; SameSite=Lax")
 
 
+# @bake: origin-response
 def cache_control_for(config: CompiledConfig, request: dict, response: dict) -> str | None:
     """The Cache-Control value to add to an origin response that has none, by path rule (first match)."""
     status = str(response.get("status", ""))
@@ -1487,6 +1568,7 @@ def cache_control_for_path(config: CompiledConfig, path: str) -> str | None:
     return None
 
 
+# @bake: all
 # --- configuration loading: one GetItem per TTL window, last good config kept -------------------
 
 
@@ -1515,7 +1597,8 @@ def parse_item(item: dict) -> CompiledConfig:
         doc = json.loads(content)
     except (ValueError, RecursionError) as exc:  # not UTF-8 text, not JSON, or JSON nested beyond the stack
         raise InvalidItem(f"content is not JSON: {exc!r:.200}") from None
-    normalized, problems = validate_config(doc)
+    # The sections this trigger applies, without the CLI's redirect-chain analysis (see _check_redirect_chains).
+    normalized, problems = validate_config(doc, operator_checks=False)
     if problems:
         raise InvalidItem("; ".join(f"{path}: {message}" for path, message in problems[:5]))
     return compile_config(normalized, version, digest)
@@ -1933,6 +2016,7 @@ def _cf(event: dict) -> dict:
     return event["Records"][0]["cf"]
 
 
+# @bake: viewer-request
 def viewer_request(event: dict, context: Any = None) -> dict:
     """Viewer-request trigger: maintenance page, redirects, index/SPA rewrites, experiment routing."""
     request = None
@@ -1952,6 +2036,7 @@ def viewer_request(event: dict, context: Any = None) -> dict:
         return request
 
 
+# @bake: viewer-response
 def viewer_response(event: dict, context: Any = None) -> dict:
     """Viewer-response trigger: the per-viewer Set-Cookie that keeps an experiment assignment sticky."""
     response = None
@@ -1971,6 +2056,7 @@ def viewer_response(event: dict, context: Any = None) -> dict:
         return response
 
 
+# @bake: origin-response
 def origin_response(event: dict, context: Any = None) -> dict:
     """Origin-response trigger: Cache-Control by path rule for responses that lack one (cached with the object)."""
     response = None
