@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import _socket
+import _ssl
 import binascii
 import bisect
 import hashlib
@@ -23,8 +25,6 @@ import math
 import os
 import re
 import select
-import socket
-import ssl
 import time
 import warnings
 from urllib.parse import quote, unquote, urlsplit
@@ -1630,6 +1630,11 @@ def _log(event: str, **fields: Any) -> None:
 # so that is ~4 s of a viewer's wait on every new container, against a 5 s viewer-trigger limit. The
 # one call the functions make needs only a SigV4 signature, a TLS connection and one HTTP/1.1 exchange.
 # http.client is not used either: it imports the email package, ~10 ms more of cold-start CPU.
+#
+# Nor are the socket and ssl modules: they wrap the C modules _socket and _ssl, which do the work, in
+# Python classes and enums whose import costs ~10 ms of every cold start's CPU (~0.14 s at 128 MB). The
+# client makes the few calls it needs on the C modules directly, as ssl.SSLSocket does: OpenSSL checks
+# the certificate chain and the host name the same way.
 
 GET_ITEM_TARGET = "DynamoDB_20120810.GetItem"
 # The limits the boto3 client had: connect 1 s, read 1 s, one attempt. A viewer trigger has 5 s in all,
@@ -1698,17 +1703,28 @@ def sign_v4(host: str, headers: dict, body: bytes, region: str, service: str,
     return signed
 
 
-def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> ssl.SSLContext | None:
-    """ssl.create_default_context() that trusts only the system store's certificates among `roots`.
+def client_tls_context(cadata: bytes | None = None) -> _ssl._SSLContext:
+    """What ssl.create_default_context(cadata=cadata) returns in Python 3.13, the functions' runtime, without
+    importing ssl: certificate and host name verified, TLS 1.2 or later, strict X.509 checks. Without
+    cadata it trusts the system store (ssl's load_default_certs on Linux)."""
+    context = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname, as ssl's client
+    context.verify_flags |= _ssl.VERIFY_X509_PARTIAL_CHAIN | _ssl.VERIFY_X509_STRICT
+    if cadata:
+        context.load_verify_locations(None, None, cadata)
+    else:
+        context.set_default_verify_paths()
+    return context
+
+
+def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> _ssl._SSLContext | None:
+    """client_tls_context() that trusts only the system store's certificates among `roots`.
 
     None if the store is not one file or holds none of them. Loading the whole store (~140 roots) costs
     ~40 ms of CPU, over 0.5 s at 128 MB; an AWS endpoint needs one of these few.
     """
-    cafile = ssl.get_default_verify_paths().cafile
-    if not cafile:
-        return None
+    env_name, default_file = _ssl.get_default_verify_paths()[:2]  # SSL_CERT_FILE overrides, as for OpenSSL
     try:
-        with open(cafile, "rb") as store:
+        with open(os.environ.get(env_name) or default_file, "rb") as store:
             pem = store.read()
     except OSError:
         return None
@@ -1720,33 +1736,110 @@ def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> ssl.SSLContex
             continue
         if hashlib.sha256(der).hexdigest() in roots:
             found.append(der)
-    return ssl.create_default_context(cadata=b"".join(found)) if found else None
+    return client_tls_context(b"".join(found)) if found else None
 
 
 # The container's TLS contexts, built on first use and shared by every region's connection.
-_tls_contexts: dict[str, ssl.SSLContext] = {}
+_tls_contexts: dict[str, _ssl._SSLContext] = {}
 
 
-def _system_tls_context() -> ssl.SSLContext:
+def _system_tls_context() -> _ssl._SSLContext:
     if "system" not in _tls_contexts:
-        _tls_contexts["system"] = ssl.create_default_context()
+        _tls_contexts["system"] = client_tls_context()
     return _tls_contexts["system"]
 
 
-def _aws_tls_context() -> ssl.SSLContext:
+def _aws_tls_context() -> _ssl._SSLContext:
     if "aws" not in _tls_contexts:
         _tls_contexts["aws"] = aws_tls_context() or _system_tls_context()
     return _tls_contexts["aws"]
 
 
+class _Socket(_socket.socket):
+    """A socket the TLS object can hold a weak reference to, as it does to a socket.socket."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _tcp_connection(address: tuple[str, int], timeout: float) -> _Socket:
+    """socket.create_connection: a TCP connection to the first of the host's addresses that answers."""
+    host, port = address
+    error: OSError | None = None
+    for family, kind, protocol, _, target in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _Socket(family, kind, protocol)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(target)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"no address for {host}")
+
+
+class _TLSConnection:
+    """A TLS connection: whole writes, and reads buffered as a file gives them (readline, read)."""
+
+    def __init__(self, raw: _Socket, tls: Any) -> None:
+        self.raw = raw
+        self.tls = tls
+        self._buffer = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self.tls.write(view):]
+
+    def readline(self, limit: int) -> bytes:
+        """Up to `limit` bytes, through the first line break; less at the end of the stream."""
+        start = 0
+        while True:
+            end = self._buffer.find(b"\n", start, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            start = len(self._buffer)
+            if start >= limit or not self._fill():
+                return self._take(limit)
+
+    def read(self, size: int) -> bytes:
+        """`size` bytes; less at the end of the stream."""
+        while len(self._buffer) < size and self._fill():
+            pass
+        return self._take(size)
+
+    def closed_by_peer(self) -> bool:
+        """True if the server closed the idle connection (or sent something unasked): don't reuse it."""
+        try:
+            return bool(self._buffer) or self.tls.pending() > 0 or bool(select.select([self.raw], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def _fill(self) -> bool:
+        try:
+            chunk = self.tls.read(65536)
+        except (_ssl.SSLZeroReturnError, _ssl.SSLEOFError):  # closed, with or without TLS's close_notify
+            chunk = b""
+        self._buffer += chunk
+        return bool(chunk)
+
+
 class DynamoDBClient:
     """GetItem on one region's DynamoDB over one kept-alive HTTPS connection, signed with the function's role.
 
-    The certificate is verified, host name included. `endpoint` ("host:port") and `tls_context` replace
-    the AWS endpoint and its trust store in tests; a given context is used as is.
+    The certificate is verified, host name included. `endpoint` ("host:port") and `tls_context` (an
+    ssl.SSLContext, or client_tls_context()) replace the AWS endpoint and its trust store in tests; a given
+    context is used as is.
     """
 
-    def __init__(self, region: str, endpoint: str | None = None, tls_context: ssl.SSLContext | None = None,
+    def __init__(self, region: str, endpoint: str | None = None, tls_context: _ssl._SSLContext | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
         self.region = region
         self.host = endpoint or dynamodb_host(region)
@@ -1755,9 +1848,8 @@ class DynamoDBClient:
         self._tls_context = tls_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._sock: ssl.SSLSocket | None = None
-        self._reader: Any = None
-        self._session: tuple[ssl.SSLContext | None, ssl.SSLSession | None] = (None, None)
+        self._connection: _TLSConnection | None = None
+        self._session: tuple[_ssl._SSLContext | None, Any] = (None, None)
 
     def get_item(self, table_name: str, key: dict) -> dict:
         """The GetItem response ({"Item": ...}, or {} without such an item); raise DynamoDBError on any failure."""
@@ -1771,7 +1863,7 @@ class DynamoDBClient:
         request = f"POST / HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode("utf-8") + body
         try:
             status, payload = self._exchange(request)
-        except (OSError, ValueError) as exc:  # ssl.SSLError and socket timeouts are OSErrors
+        except (OSError, ValueError) as exc:  # TLS errors, socket timeouts and name lookups are OSErrors
             raise DynamoDBError(f"{self.host}: {type(exc).__name__}: {exc}") from None
         if status == 200:
             try:
@@ -1785,22 +1877,21 @@ class DynamoDBClient:
 
     def close(self) -> None:
         """Drop the connection; the next read opens a new one."""
-        for stream in (self._reader, self._sock):  # the socket closes once its reader has
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        self._sock = self._reader = None
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except OSError:
+                pass
+        self._connection = None
 
     def _exchange(self, request: bytes) -> tuple[int, bytes]:
-        reused = self._sock is not None and not _closed_by_peer(self._sock)
+        reused = self._connection is not None and not self._connection.closed_by_peer()
         if not reused:
             self.close()
             self._connect()
         try:
             return self._send(request)
-        except (ConnectionError, ssl.SSLEOFError):
+        except (ConnectionError, _ssl.SSLEOFError):
             if not reused:
                 raise
         # The server closed the kept-alive connection as the request went out. GetItem only reads, so
@@ -1812,7 +1903,7 @@ class DynamoDBClient:
         context = self._tls_context or _aws_tls_context()
         try:
             self._handshake(context)
-        except ssl.SSLCertVerificationError:
+        except _ssl.SSLCertVerificationError:
             if self._tls_context is not None or context is _system_tls_context():
                 raise
             # Not issued under an Amazon Trust Services root: check it against the whole system store,
@@ -1820,38 +1911,35 @@ class DynamoDBClient:
             _tls_contexts["aws"] = _system_tls_context()
             self._handshake(_tls_contexts["aws"])
 
-    def _handshake(self, context: ssl.SSLContext) -> None:
+    def _handshake(self, context: _ssl._SSLContext) -> None:
         last_context, session = self._session
-        raw = socket.create_connection(self._address, timeout=self.connect_timeout)
+        raw = _tcp_connection(self._address, self.connect_timeout)
         try:
-            sock = context.wrap_socket(raw, server_hostname=self._address[0],
+            # As ssl.SSLContext.wrap_socket: the C object sets the SNI name and has OpenSSL check the
+            # certificate for the host name (or the IP address), then the handshake runs under the
+            # connect timeout.
+            tls = context._wrap_socket(raw, False, self._address[0],
                                        session=session if last_context is context else None)
+            tls.do_handshake()
         except BaseException:
             raw.close()
             raise
-        sock.settimeout(self.read_timeout)
-        self._sock, self._reader = sock, sock.makefile("rb")
+        raw.settimeout(self.read_timeout)
+        self._connection = _TLSConnection(raw, tls)
 
     def _send(self, request: bytes) -> tuple[int, bytes]:
+        connection = self._connection
         try:
-            self._sock.sendall(request)
-            status, keep_alive, payload = _read_response(self._reader)
+            connection.sendall(request)
+            status, keep_alive, payload = _read_response(connection)
         except BaseException:
             self.close()
             raise
         # Lets a new connection, if the next read needs one, resume this TLS session (no certificate check).
-        self._session = (self._sock.context, self._sock.session)
+        self._session = (connection.tls.context, connection.tls.session)
         if not keep_alive:
             self.close()
         return status, payload
-
-
-def _closed_by_peer(sock: ssl.SSLSocket) -> bool:
-    """True if the server closed an idle kept-alive connection (or sent something unasked): don't reuse it."""
-    try:
-        return sock.pending() > 0 or bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
 
 
 def _read_response(reader: Any) -> tuple[int, bool, bytes]:
