@@ -48,7 +48,8 @@ VIEWER_TRIGGER_LIMIT = 1024 * 1024  # bytes, compressed package (Lambda@Edge quo
 TABLE = "bench-edge-config"
 CONFIG_ID = "bench"
 # Modules the functions must not load on any trigger's cold path.
-HEAVY_MODULES = ("boto3", "botocore", "urllib3", "s3transfer", "http", "email", "dataclasses", "typing", "inspect")
+HEAVY_MODULES = ("boto3", "botocore", "urllib3", "s3transfer", "http", "email", "dataclasses", "typing", "inspect",
+                 "ssl", "socket")
 
 
 def site_config(redirect_rules: int, experiments: int = 5) -> dict:

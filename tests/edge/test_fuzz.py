@@ -10,6 +10,7 @@ import contextlib
 import copy
 import json
 import types
+import urllib.parse
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -126,6 +127,27 @@ def test_any_table_item_is_used_or_refused_as_invalid(content, schema, version, 
     except edge_handler.InvalidItem:
         return
     assert isinstance(compiled, edge_handler.CompiledConfig) and compiled.version >= 1
+
+
+# The functions import urllib.parse only for what needs it (edge_handler._urllib_parse): the same answers.
+url_texts = st.text(alphabet="htps:/\\[]@.-_~?#&=+%aZ09é \t", max_size=30)
+
+
+@settings(FUZZ, max_examples=400)
+@given(text=st.one_of(url_texts, st.text(max_size=20)),
+       safe=st.sampled_from([edge_handler._LOCATION_SAFE, edge_handler._PATH_SAFE, edge_handler._QUERY_SAFE, ""]))
+def test_quote_and_unquote_answer_as_urllib_parse_does(text, safe):
+    assert edge_handler.quote(text, safe) == urllib.parse.quote(text, safe=safe)
+    assert edge_handler.unquote(text) == urllib.parse.unquote(text)
+
+
+@settings(FUZZ, max_examples=400)
+@given(url=st.one_of(st.from_regex(edge_handler._PLAIN_URL_RE, fullmatch=True), url_texts,
+                     st.builds("{}://{}{}".format, st.sampled_from(["http", "https", "HTTPS", "ftp"]),
+                               st.text(alphabet="aZ09.-:@[]", max_size=12), url_texts)))
+def test_a_plain_url_taken_without_urlsplit_is_one_urlsplit_accepts(url):
+    if edge_handler._PLAIN_URL_RE.match(url):
+        assert edge_handler._is_http_url(url)
 
 
 # Each function's index.py validates only the sections its trigger applies, without the CLI's
