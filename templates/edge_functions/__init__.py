@@ -104,8 +104,8 @@ def bake_source(settings: dict, trigger: str, source: str | None = None) -> str:
     only the sections marked for that trigger, and its BAKED_SETTINGS line replaced by `settings`.
 
     Lambda compiles index.py at every cold start, and compiling costs CPU by the amount of code. The other
-    sections, docstrings and comments become empty lines: every line stays where it is in edge_handler.py,
-    so a traceback's line numbers are that file's. The same source and settings always give the same bytes.
+    sections, docstrings and comments become empty lines, and function annotations are cut: every line
+    stays where it is in edge_handler.py, so a traceback's line numbers are that file's. The same source and settings always give the same bytes.
     `settings` holds table_name, table_regions (primary first), cache_ttl_seconds and environment.
     Raises ValueError on bad settings, an unknown trigger, a bad `# @bake:` line, a BAKED_SETTINGS line not
     found exactly once, or a result that uses a name it does not define or lacks the trigger's handler.
@@ -122,7 +122,7 @@ def bake_source(settings: dict, trigger: str, source: str | None = None) -> str:
                          f"found {len(marked)}")
     tree = ast.parse(text)
     out = [line if trigger in triggers else "\n" for line, triggers in zip(lines, _section_triggers(lines, tree))]
-    for number, replacement in _without_docstrings_and_comments(text, lines, tree).items():
+    for number, replacement in _code_only(text, lines, tree).items():
         if out[number - 1] != "\n":
             out[number - 1] = replacement
     baked = dict(settings, table_regions=list(settings["table_regions"]))
@@ -166,14 +166,35 @@ def _section_triggers(lines: list[str], tree: ast.Module) -> list[frozenset[str]
     return result
 
 
-def _without_docstrings_and_comments(text: str, lines: list[str], tree: ast.Module) -> dict[int, str]:
-    """{line number: what replaces the line} that drops every docstring and comment and nothing else."""
+def _code_only(text: str, lines: list[str], tree: ast.Module) -> dict[int, str]:
+    """{line number: what replaces the line} that drops every docstring, comment and function annotation (never
+    evaluated: they are strings here) and nothing else."""
+    comment_at = {token.start[0]: token.start[1] for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if token.type == tokenize.COMMENT}
+    cuts: dict[int, list[tuple[int, int]]] = {}  # line number -> (start, end) of each annotation to cut
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        arguments = node.args
+        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]:
+            if arg is not None and arg.annotation is not None and arg.lineno == arg.annotation.end_lineno:
+                line = lines[arg.lineno - 1]
+                start = _column(line, arg.col_offset) + len(arg.arg)  # `name: annotation` -> `name`
+                cuts.setdefault(arg.lineno, []).append((start, _column(line, arg.annotation.end_col_offset)))
+        returns = node.returns
+        if returns is not None and returns.lineno == returns.end_lineno:
+            line = lines[returns.lineno - 1]
+            begin = _column(line, returns.col_offset)
+            arrow = line.rfind("->", 0, begin)
+            if arrow >= 0 and not line[arrow + 2:begin].strip():  # `) -> annotation:` -> `):`
+                cuts.setdefault(returns.lineno, []).append(
+                    (len(line[:arrow].rstrip()), _column(line, returns.end_col_offset)))
     edits = {}
-    for token in tokenize.generate_tokens(io.StringIO(text).readline):
-        if token.type == tokenize.COMMENT:
-            row, column = token.start
-            code = lines[row - 1][:column].rstrip()
-            edits[row] = code + "\n" if code else "\n"
+    for number in comment_at.keys() | cuts.keys():
+        code = lines[number - 1].rstrip("\n")[:comment_at.get(number)]
+        for start, end in sorted(cuts.get(number, ()), reverse=True):
+            code = code[:start] + code[end:]
+        edits[number] = code.rstrip() + "\n"
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -181,14 +202,20 @@ def _without_docstrings_and_comments(text: str, lines: list[str], tree: ast.Modu
         if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
                 and isinstance(first.value.value, str)):
             continue
-        if lines[first.lineno - 1][:first.col_offset].strip() or edits.get(
-                first.end_lineno, lines[first.end_lineno - 1])[first.end_col_offset:].strip():
+        end_line = lines[first.end_lineno - 1]
+        after = end_line[_column(end_line, first.end_col_offset):comment_at.get(first.end_lineno)]
+        if lines[first.lineno - 1][:_column(lines[first.lineno - 1], first.col_offset)].strip() or after.strip():
             continue  # the docstring shares a line with other code: keep it
         for number in range(first.lineno, first.end_lineno + 1):
             edits[number] = "\n"
         if len(node.body) == 1:  # a body of only a docstring still needs a statement
             edits[first.lineno] = " " * first.col_offset + "pass\n"
     return edits
+
+
+def _column(line: str, utf8_offset: int) -> int:
+    """The character index of a UTF-8 byte offset (as ast gives columns) in `line`."""
+    return len(line.encode("utf-8")[:utf8_offset].decode("utf-8"))
 
 
 def _global_names(source: str) -> tuple[set[str], list[str]]:

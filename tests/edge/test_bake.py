@@ -68,35 +68,42 @@ def test_baked_line_holds_the_settings_with_sorted_keys(trigger):
     assert baked(trigger).BAKED_SETTINGS == SETTINGS
 
 
-def _statements(tree: ast.Module) -> list[tuple[int, str]]:
-    """(line, dump) of each top-level statement, docstrings left out, a docstring-only body read as `pass`."""
+def _statements(tree: ast.Module) -> dict[int, tuple[str, list]]:
+    """Each top-level statement by line: its code and the line of each of its nodes, without docstrings and
+    function annotations (a docstring-only body read as `pass`)."""
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return [(node.lineno, ast.dump(node)) for node in tree.body]
+            node.body = body[1:] or [ast.Pass(lineno=body[0].lineno, col_offset=0)]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+            for arg in ast.walk(node.args):
+                if isinstance(arg, ast.arg):
+                    arg.annotation = None
+    return {node.lineno: (ast.dump(node), [(type(n).__name__, getattr(n, "lineno", None)) for n in ast.walk(node)])
+            for node in tree.body}
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)
-def test_a_baked_source_is_the_handler_code_it_keeps_line_for_line_without_docstrings_or_comments(trigger):
+def test_a_baked_source_is_the_handler_code_it_keeps_line_for_line_without_docstrings_comments_or_annotations(
+        trigger):
     source = bake_source(SETTINGS, trigger)
     assert source == bake_source(dict(reversed(list(SETTINGS.items()))), trigger)  # byte-stable
-    original = handler_source().splitlines()
-    lines = source.splitlines()
-    assert len(lines) <= len(original)
-    # Every line is empty or the source's line at the same number, less a comment: a traceback's line
-    # numbers are edge_handler.py's.
-    for number, (line, source_line) in enumerate(zip(lines, original), 1):
-        if line and not line.startswith("BAKED_SETTINGS = ") and line.strip() != "pass":
-            assert source_line.startswith(line) and source_line[len(line):].strip()[:1] in ("", "#"), number
-    # Its statements are statements of the handler source, at the same lines, and no code changed.
-    kept = dict(_statements(ast.parse(source)))
-    whole = dict(_statements(ast.parse(handler_source())))
-    marker = next(n for n, line in enumerate(original, 1) if line.startswith("BAKED_SETTINGS = "))
-    assert {n: dump for n, dump in kept.items() if n != marker}.items() <= whole.items()
+    assert source.count("\n") <= handler_source().count("\n")
+    # Its statements are statements of the handler source, unchanged, each node at its line in
+    # edge_handler.py: a traceback's line numbers are that file's.
+    kept = _statements(ast.parse(source))
+    whole = _statements(ast.parse(handler_source()))
+    marker = next(n for n, line in enumerate(handler_source().splitlines(), 1) if line.startswith("BAKED_SETTINGS = "))
+    assert {n: code for n, code in kept.items() if n != marker}.items() <= whole.items()
+    tree = ast.parse(source)
     assert not any(token.type == tokenize.COMMENT for token in tokenize.generate_tokens(io.StringIO(source).readline))
-    assert ast.get_docstring(ast.parse(source)) is None
+    assert ast.get_docstring(tree) is None
+    assert not [node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                and ast.get_docstring(node)]
+    assert not [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and (node.returns or any(
+        arg.annotation for arg in ast.walk(node.args) if isinstance(arg, ast.arg)))]
     assert len(source) < 0.7 * len(handler_source())
 
 
