@@ -13,22 +13,22 @@
 
 from __future__ import annotations
 
+import _blake2
+import _hashlib
 import _socket
 import _ssl
 import binascii
-import bisect
-import hashlib
-import hmac
 import json
 import math
 import os
 import re
-import select
 import time
 import warnings
 
 # typing is for annotations only (never evaluated: annotations are strings here), and importing it
-# costs ~4 ms of every cold start's CPU.
+# costs ~4 ms of every cold start's CPU. hashlib and hmac are Python layers over _hashlib (OpenSSL) and
+# _blake2 whose import costs ~1.5 ms more (hashlib tries every algorithm OpenSSL offers): the functions
+# call the C modules, as those layers do. The DynamoDB client does the same with _ssl and _socket.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
@@ -649,7 +649,7 @@ def canonical_json(doc: dict) -> str:
 # @bake: all
 def content_hash(content: str) -> str:
     """`sha256:<hex>` of the stored content."""
-    return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return "sha256:" + _hashlib.openssl_sha256(content.encode("utf-8")).hexdigest()
 
 
 # @bake: origin-response
@@ -661,6 +661,8 @@ def content_hash(content: str) -> str:
 # tree, built into a Thompson NFA, and turned at load time into a DFA (subset construction) whose
 # size is bounded. Matching is one table step per character: time linear in the path, whatever
 # the pattern. Constructs that no finite automaton can match (backreferences, lookaround) are refused.
+
+import bisect  # noqa: E402 -- here, not at the top: only the origin-response function needs it
 
 MAX_PATTERN_LENGTH = 512
 MAX_REPEAT = 100  # the largest {m,n} bound
@@ -1453,7 +1455,7 @@ def cookie_value(headers: dict, name: str) -> str | None:
 
 def assignment_bucket(experiment_name: str, viewer_id: str, total_weight: int) -> int:
     """A deterministic, uniform bucket in [0, total_weight) for a viewer in an experiment."""
-    digest = hashlib.blake2b(f"{experiment_name}\x00{viewer_id}".encode("utf-8", "surrogatepass"),
+    digest = _blake2.blake2b(f"{experiment_name}\x00{viewer_id}".encode("utf-8", "surrogatepass"),
                              digest_size=8).digest()
     return (int.from_bytes(digest, "big") * total_weight) >> 64
 
@@ -1461,7 +1463,10 @@ def assignment_bucket(experiment_name: str, viewer_id: str, total_weight: int) -
 def assign_variant(experiment: Experiment, viewer_id: str) -> Variant:
     """The variant a viewer id falls into, by weight; the same id always gets the same variant."""
     bucket = assignment_bucket(experiment.name, viewer_id, experiment.total_weight)
-    return experiment.variants[bisect.bisect_right(experiment.cumulative, bucket)]
+    for variant, weight_so_far in zip(experiment.variants, experiment.cumulative):  # at most 10 variants
+        if bucket < weight_so_far:
+            return variant
+    raise ValueError(f"bucket {bucket} beyond the total weight {experiment.total_weight}")
 
 
 def viewer_id(experiment: Experiment, request: dict) -> str:
@@ -1753,14 +1758,14 @@ def sign_v4(host: str, headers: dict, body: bytes, region: str, service: str,
     signed_names = ";".join(names)
     canonical_request = "\n".join((
         "POST", "/", "", "".join(f"{name}:{canonical[name]}\n" for name in names), signed_names,
-        hashlib.sha256(body).hexdigest()))
+        _hashlib.openssl_sha256(body).hexdigest()))
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     string_to_sign = "\n".join((
-        "AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()))
+        "AWS4-HMAC-SHA256", amz_date, scope, _hashlib.openssl_sha256(canonical_request.encode("utf-8")).hexdigest()))
     key = ("AWS4" + secret_key).encode("utf-8")
     # HMAC-SHA256 down the chain: the signing key of date, region and service, then the signature.
     for part in (amz_date[:8], region, service, "aws4_request", string_to_sign):
-        key = hmac.digest(key, part.encode("utf-8"), "sha256")
+        key = _hashlib.hmac_digest(key, part.encode("utf-8"), "sha256")  # hmac.digest
     signature = key.hex()
     signed["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
                                f"SignedHeaders={signed_names}, Signature={signature}")
@@ -1798,7 +1803,7 @@ def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> _ssl._SSLCont
             der = binascii.a2b_base64(block.partition(b"-----END CERTIFICATE-----")[0])
         except binascii.Error:
             continue
-        if hashlib.sha256(der).hexdigest() in roots:
+        if _hashlib.openssl_sha256(der).hexdigest() in roots:
             found.append(der)
     return client_tls_context(b"".join(found)) if found else None
 
@@ -1874,6 +1879,7 @@ class _TLSConnection:
     def closed_by_peer(self) -> bool:
         """True if the server closed the idle connection (or sent something unasked): don't reuse it."""
         try:
+            import select  # on the first reuse of a connection, not on a cold start's first read
             return bool(self._buffer) or self.tls.pending() > 0 or bool(select.select([self.raw], [], [], 0)[0])
         except (OSError, ValueError):
             return True
