@@ -23,7 +23,6 @@ import math
 import os
 import re
 import time
-import warnings
 
 # typing is for annotations only (never evaluated: annotations are strings here), and importing it
 # costs ~4 ms of every cold start's CPU. hashlib and hmac are Python layers over _hashlib (OpenSSL) and
@@ -662,7 +661,8 @@ def content_hash(content: str) -> str:
 # size is bounded. Matching is one table step per character: time linear in the path, whatever
 # the pattern. Constructs that no finite automaton can match (backreferences, lookaround) are refused.
 
-import bisect  # noqa: E402 -- here, not at the top: only the origin-response function needs it
+import bisect  # noqa: E402 -- here, not at the top: only the origin-response function needs these
+import warnings  # noqa: E402
 
 MAX_PATTERN_LENGTH = 512
 MAX_REPEAT = 100  # the largest {m,n} bound
