@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "edge"))
 
 from dynamodb_endpoints import FakeDynamoDB, LocalPKI, make_pki  # noqa: E402
 
+from edgeconfig.model import MAX_CONTENT_BYTES  # noqa: E402
 from templates.config import load_environment  # noqa: E402
 from templates.edge_functions import FUNCTIONS, bake_source  # noqa: E402
 from templates.edge_functions import handler_source as edge_handler_source  # noqa: E402
@@ -143,9 +144,9 @@ def time_requests(redirect_rules: int, count: int) -> list[float]:
     return timings
 
 
-def current_item(redirect_rules: int) -> dict:
-    """The current item (sort key 0) of the bench site's configuration, as `edge-config push` writes it."""
-    normalized, problems = edge_handler.validate_config(site_config(redirect_rules))
+def current_item(redirect_rules: int, doc: dict | None = None) -> dict:
+    """The current item (sort key 0) of the bench site's configuration (or `doc`), as `edge-config push` writes it."""
+    normalized, problems = edge_handler.validate_config(site_config(redirect_rules) if doc is None else doc)
     assert not problems, problems[:3]
     content = edge_handler.canonical_json(normalized)
     return {"config_id": {"S": CONFIG_ID}, "version": {"N": "0"}, "config_version": {"N": "1"},
@@ -236,18 +237,23 @@ def function_directories(work: Path) -> dict[str, Path]:
     return directories
 
 
+def cold_start_environment(pki: LocalPKI, work: Path) -> dict:
+    """The environment of a cold-start process: Lambda's variables, and the system's CA bundle with the test CA
+    added, so finding the trusted root scans as many as on Lambda."""
+    bundle = work / "ca-bundle.pem"
+    bundle.write_bytes(Path(ssl.get_default_verify_paths().cafile).read_bytes() + b"\n" + pki.ca_file.read_bytes())
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "SSL_CERT_FILE": str(bundle),
+            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "bench-session-token",
+            "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
 def cold_starts(python: str, server: FakeDynamoDB, pki: LocalPKI,
                 work: Path) -> tuple[dict[str, list[dict]], list[float], dict]:
     """(runs per trigger, boto3 CPU ms per run, environment) for COLD_RUNS interleaved rounds."""
     directories = function_directories(work)
-    # The system's CA bundle with the test CA added, so finding the trusted root scans as many as on Lambda.
-    bundle = work / "ca-bundle.pem"
-    bundle.write_bytes(Path(ssl.get_default_verify_paths().cafile).read_bytes() + b"\n" + pki.ca_file.read_bytes())
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "SSL_CERT_FILE": str(bundle),
-           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "bench-session-token",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
-           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env = cold_start_environment(pki, work)
     runs: dict[str, list[dict]] = {spec.handler: [] for spec in FUNCTIONS}
     boto3_ms = []
     for _ in range(COLD_RUNS):
@@ -298,8 +304,9 @@ print(json.dumps(parts))
 """
 
 
-def cold_start_parts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path, env: dict) -> dict[str, float]:
-    """Median CPU ms of each step of a viewer-request cold start, over COLD_RUNS fresh processes."""
+def cold_start_parts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path, env: dict,
+                     runs: int = COLD_RUNS) -> dict[str, float]:
+    """Median CPU ms of each step of a viewer-request cold start, over `runs` fresh processes."""
     index = work / "viewer_request" / "index.py"
     tree = ast.parse(index.read_text(encoding="utf-8"))
     modules = sorted({alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
@@ -307,8 +314,8 @@ def cold_start_parts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Pat
     program = _COLD_START_PARTS.format(path=str(index), ca_sha256=pki.ca_sha256, modules=modules,
                                        endpoint=server.endpoint, table=TABLE, config_id=CONFIG_ID,
                                        event=json.dumps(trigger_event("viewer-request")))
-    runs = [run_python(python, program, env) for _ in range(COLD_RUNS)]
-    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+    results = [run_python(python, program, env) for _ in range(runs)]
+    return {name: statistics.median(result[name] for result in results) for name in results[0]}
 
 
 def import_profile(python: str, work: Path, env: dict, top: int = 12) -> list[tuple[int, int, str]]:
@@ -413,6 +420,7 @@ def main() -> int:
         server.put(TABLE, current_item(200))
         try:
             ok &= report_cold_start(python, server, pki, work)
+            report_large_configurations(python, server, pki, work)
             ok &= report_warm_path()
             ok &= pattern_figures()
             ok &= report_reads(server, pki)
@@ -465,6 +473,47 @@ def report_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Pa
         print(f"  {cumulative:7,} {own:7,}  {name}")
     print()
     return ok
+
+
+def short_rules_config(rules: int) -> dict:
+    """`rules` exact redirects with the shortest paths: the most rules an item of MAX_CONTENT_BYTES holds."""
+    return {"redirects": [{"from": f"/{i}", "to": f"/n{i}"} for i in range(rules)]}
+
+
+def stored_bytes(doc: dict) -> int:
+    return len(edge_handler.canonical_json(edge_handler.validate_config(doc, operator_checks=False)[0]).encode())
+
+
+def report_large_configurations(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path) -> None:
+    """Print viewer-request cold starts with the largest configurations, and what validation costs at the edge."""
+    low, high = 1, 10_000  # the most short rules whose stored content fits an item
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if stored_bytes(short_rules_config(middle)) <= MAX_CONTENT_BYTES else (low, middle - 1)
+    configs = [(f"{low:,} short exact redirects, the most that fit the {MAX_CONTENT_BYTES:,}-byte item limit",
+                short_rules_config(low)),
+               ("10,000 redirects (the rule limit), 5 experiments: over the item limit, stored here all the same",
+                site_config(10_000))]
+    function_directories(work)
+    env = cold_start_environment(pki, work)
+    print("large configurations: a viewer-request cold start (median of 5 runs), and the part that validates and\n"
+          "compiles the configuration (the edge checks its own sections, without the CLI's redirect-chain analysis):")
+    try:
+        for label, doc in configs:
+            server.put(TABLE, current_item(0, doc))
+            parts = cold_start_parts(python, server, pki, work, env, runs=5)
+            total = sum(parts.values())
+            validating = parts["validating and compiling the configuration"]
+            normalized = edge_handler.validate_config(doc, operator_checks=False)[0]
+            chains = median_us(lambda: edge_handler._check_redirect_chains(list(enumerate(normalized["redirects"])),
+                                                                          edge_handler._Problems({})), 3) / 1000
+            print(f"  {label}: {stored_bytes(doc):,} bytes stored\n"
+                  f"    {total:6.1f} ms in all (~{_at_128_mb(total)} at {LAMBDA_MB} MB), of which validating and "
+                  f"compiling {validating:.1f} ms (~{_at_128_mb(validating)});\n"
+                  f"    the CLI's redirect-chain and loop analysis, not run at the edge: {chains:.1f} ms more (warm process)")
+    finally:
+        server.put(TABLE, current_item(200))
+    print()
 
 
 def _at_128_mb(cpu_ms: float) -> str:

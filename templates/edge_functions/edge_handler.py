@@ -19,7 +19,6 @@ import _socket
 import _ssl
 import binascii
 import json
-import math
 import os
 import re
 import time
@@ -1674,6 +1673,7 @@ def parse_item(item: dict) -> CompiledConfig:
 
 
 def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    import math  # on first need: a table without replicas has nothing to order
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6371 * math.asin(math.sqrt(h))
@@ -1682,7 +1682,7 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 def nearest_regions(here: str, table_regions: list[str]) -> list[str]:
     """The table regions ordered nearest first from `here`; an unknown region keeps the given order (primary first)."""
     origin = REGION_COORDINATES.get(here)
-    if origin is None:
+    if origin is None or len(table_regions) < 2:
         return list(table_regions)
     far = float("inf")
     return sorted(table_regions, key=lambda r: 0.0 if r == here else (
