@@ -298,22 +298,30 @@ item = client.get_item({table!r}, {{"config_id": {{"S": {config_id!r}}}, "versio
 lap("GetItem: sign, send, read the response")
 config = index.parse_item(item)
 lap("validating and compiling the configuration")
-index.route_viewer_request(config, json.loads({event!r})["Records"][0]["cf"]["request"])
-lap("routing the request")
+cf = json.loads({event!r})["Records"][0]["cf"]
+{handling}
+lap("handling the request")
 print(json.dumps(parts))
 """
 
+# What each trigger's handler does with the loaded configuration.
+_HANDLING = {
+    "viewer-request": 'index.route_viewer_request(config, cf["request"])',
+    "origin-response": 'index.cache_control_for(config, cf["request"], cf["response"])',
+    "viewer-response": 'index.experiment_cookie(config, cf["request"])',
+}
+
 
 def cold_start_parts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path, env: dict,
-                     runs: int = COLD_RUNS) -> dict[str, float]:
-    """Median CPU ms of each step of a viewer-request cold start, over `runs` fresh processes."""
-    index = work / "viewer_request" / "index.py"
+                     trigger: str = "viewer-request", runs: int = COLD_RUNS) -> dict[str, float]:
+    """Median CPU ms of each step of the `trigger` function's cold start, over `runs` fresh processes."""
+    index = work / trigger.replace("-", "_") / "index.py"
     tree = ast.parse(index.read_text(encoding="utf-8"))
     modules = sorted({alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
                      | {node.module for node in tree.body if isinstance(node, ast.ImportFrom)} - {"__future__"})
     program = _COLD_START_PARTS.format(path=str(index), ca_sha256=pki.ca_sha256, modules=modules,
                                        endpoint=server.endpoint, table=TABLE, config_id=CONFIG_ID,
-                                       event=json.dumps(trigger_event("viewer-request")))
+                                       event=json.dumps(trigger_event(trigger)), handling=_HANDLING[trigger])
     results = [run_python(python, program, env) for _ in range(runs)]
     return {name: statistics.median(result[name] for result in results) for name in results[0]}
 
@@ -465,9 +473,10 @@ def report_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Pa
     ok &= ratio <= TARGET_COLD_RATIO
     print(f"  slowest trigger / boto3 client = {ratio:.3f}   target: <= {TARGET_COLD_RATIO}  "
           f"{_verdict(ratio <= TARGET_COLD_RATIO)}")
-    print("  where a viewer-request cold start's CPU goes (taken apart, median ms):")
-    for name, cpu in cold_start_parts(python, server, pki, work, env).items():
-        print(f"    {cpu:5.1f}  {name}")
+    print("  where the CPU goes (taken apart, median ms):   " + "".join(f"{spec.event_type:>17}" for spec in FUNCTIONS))
+    parts = {spec.event_type: cold_start_parts(python, server, pki, work, env, spec.event_type) for spec in FUNCTIONS}
+    for name in parts["viewer-request"]:
+        print(f"    {name:44}" + "".join(f"{parts[spec.event_type][name]:17.1f}" for spec in FUNCTIONS))
     print("\nimport of index.py, python -X importtime (µs, largest cumulative first):")
     for own, cumulative, name in import_profile(python, work, env):
         print(f"  {cumulative:7,} {own:7,}  {name}")
