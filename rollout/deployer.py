@@ -15,14 +15,16 @@ from rollout.aws import Clients
 from rollout.console import Console
 from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet
-from rollout.publish import Publication, publish_templates
+from rollout.leftovers import preflight
+from rollout.publish import Publication, publish_templates, require_bootstrap
 from rollout.stackset import OperationOutcome, StackSetOps, operation_preferences, report_failures, stack_outputs
 from templates.common import tags
 from templates.config import EDGE_REGION
 
 
-def stack_set_parameters(templates: TemplateSet, publication: Publication) -> dict[str, str]:
-    """Stack-set level values: the edge region's bucket and the set's prefix.
+def stack_set_parameters(templates: TemplateSet, publication: Publication,
+                         administration_account: str) -> dict[str, str]:
+    """Stack-set level values: the edge region's bucket, the set's prefix, the deploying account.
 
     DistributionArn is declared at stack-set level (empty) because instance overrides can only
     set parameters the stack set has; the primary instances override it.
@@ -33,6 +35,9 @@ def stack_set_parameters(templates: TemplateSet, publication: Publication) -> di
     }
     if templates.has_distribution_parameter:
         parameters[naming.PARAM_DISTRIBUTION_ARN] = ""
+    if naming.PARAM_SITE_PUBLISHER_ACCOUNT in templates.root_parameters:
+        # The role `deploy.py site` uploads through trusts the account deploy.py runs from.
+        parameters[naming.PARAM_SITE_PUBLISHER_ACCOUNT] = administration_account
     return parameters
 
 
@@ -75,12 +80,15 @@ class Deployer:
         start_mark = self.clients.log.mark()
         began = self.clock()
         name = self.ops.name
+        require_bootstrap(self.templates, self.clients)
+        self.ops.wait_for_others()
+        # Before any change: a name the templates use that is taken would fail the rollout part-way.
+        preflight(self.templates, self.clients, self.console)
         publication = publish_templates(self.templates, self.clients)
         if publication.changed:
             for region, p in publication.regions.items():
                 self.console.line(f"Published {len(p.uploaded)} new and {len(p.copied)} copied template(s) "
                                   f"to s3://{p.bucket}/{p.prefix}")
-        self.ops.wait_for_others()
         self._sync_stack_set(publication)
         self._sync_edge_instances()
         if not self.env.single_region:
@@ -112,7 +120,7 @@ class Deployer:
 
     def _sync_stack_set(self, publication: Publication) -> None:
         name = self.ops.name
-        desired = stack_set_parameters(self.templates, publication)
+        desired = stack_set_parameters(self.templates, publication, self.clients.account)
         current = self.ops.describe()
         common: dict[str, Any] = {
             "StackSetName": name,

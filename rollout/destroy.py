@@ -1,7 +1,8 @@
 """`destroy`: delete the instances (primary region first) and then the stack set.
 
-Resources with DeletionPolicy RetainExceptOnCreate (buckets, the table, keys, edge functions) stay; they are
-listed with where they are. Lambda@Edge replicas are deleted by CloudFront hours after the
+Retained resources (DeletionPolicy Retain or RetainExceptOnCreate: buckets, the table, keys, log
+groups, edge functions) stay; they are listed with where they are, and `retained` deletes them
+when a deploy again would collide with them. Lambda@Edge replicas are deleted by CloudFront hours after the
 distribution goes: an edge function that is not retained cannot be deleted before that, and the
 instance delete then fails with "replicated function"; destroy says so and what to run later.
 """
@@ -22,6 +23,7 @@ from rollout.stackset import StackSetOps, operation_preferences, report_failures
 from templates.config import EDGE_REGION, EnvConfig
 
 REPLICATED_FUNCTION_MARKER = "replicated function"
+
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,7 @@ def destroy(env: EnvConfig, clients: Clients, console: Console) -> int:
     ops.cfn.delete_stack_set(StackSetName=ops.name)
     console.line(f"Deleted stack set {ops.name}.")
     if retained:
-        console.line("Retained (DeletionPolicy RetainExceptOnCreate; delete them yourself when their data is "
-                     "no longer needed):")
+        console.line("Retained (their DeletionPolicy keeps them, with their data):")
         for resource in retained:
             console.line(f"  {resource.text()}")
         functions = [r for r in retained if r.resource_type == "AWS::Lambda::Function"]
@@ -109,4 +110,7 @@ def destroy(env: EnvConfig, clients: Clients, console: Console) -> int:
             for function in functions:
                 console.line(f"  aws lambda delete-function --region {function.region} "
                              f"--function-name {function.physical_id}   # account {function.account}")
+        console.line(f"A deploy of {ops.name} refuses to start while these names are taken: "
+                     f"`python deploy.py retained --env {env.environment}` lists them with what they hold, "
+                     "`--delete-empty` deletes the empty ones, `--delete-data` also the others.")
     return 0

@@ -112,7 +112,7 @@ def diff(templates: TemplateSet, clients: Clients, console: Console) -> int:
         region: RegionPublication(region, naming.template_bucket_name(env.project, clients.account, region),
                                   templates.prefix)
         for region in env.regions})
-    desired = stack_set_parameters(templates, publication)
+    desired = stack_set_parameters(templates, publication, clients.account)
     for key in sorted(set(desired) | set(params)):
         if params.get(key) != desired.get(key):
             console.line(f"parameter {key}: running {params.get(key, '(none)')!r}, "

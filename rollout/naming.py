@@ -23,6 +23,7 @@ ROOT_TEMPLATE = "root.json"
 PARAM_TEMPLATES_BUCKET = "TemplatesBucket"
 PARAM_TEMPLATES_PREFIX = "TemplatesPrefix"
 PARAM_DISTRIBUTION_ARN = "DistributionArn"
+PARAM_SITE_PUBLISHER_ACCOUNT = "SitePublisherAccount"
 
 # DeletionPolicy values that keep a resource when its stack is deleted (RetainExceptOnCreate also
 # deletes it when the create that made it rolls back).
@@ -30,6 +31,9 @@ RETAINING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate"})
 
 # Root template outputs the rollout reads.
 OUTPUT_DISTRIBUTION_ARN = "DistributionArn"
+OUTPUT_DISTRIBUTION_ID = "DistributionId"
+OUTPUT_ORIGIN_BUCKET_NAME = "OriginBucketName"
+OUTPUT_SITE_PUBLISHER_ROLE_ARN = "SitePublisherRoleArn"
 
 def stack_set_name(env: EnvConfig) -> str:
     """`<project>-<env>`, e.g. edgecdn-prod."""

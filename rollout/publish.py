@@ -83,6 +83,14 @@ def _require_bucket(s3: Any, bucket: str, env_name: str) -> None:
         raise
 
 
+def require_bootstrap(templates: TemplateSet, clients: Clients) -> None:
+    """InputError (exit 2) when a region's template bucket is missing: bootstrap has not run."""
+    env = templates.env
+    for region in env.regions:
+        _require_bucket(clients.admin("s3", region), naming.template_bucket_name(env.project, clients.account, region),
+                        env.environment)
+
+
 def publish_templates(templates: TemplateSet, clients: Clients) -> Publication:
     """Make the set available under its prefix in every region's template bucket."""
     env = templates.env

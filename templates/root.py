@@ -22,7 +22,7 @@ from templates.config import EDGE_REGION, DomainConfig, EnvConfig
 from templates.edge_functions import FUNCTIONS
 from templates.lambda_edge import version_output_name
 from templates.monitoring import EMAIL_PATTERN, NO_DISTRIBUTION
-from templates.s3 import DISTRIBUTION_ARN_PATTERN
+from templates.s3 import ACCOUNT_ID_OR_EMPTY_PATTERN, DISTRIBUTION_ARN_PATTERN
 
 # The route53 stack exists in us-east-1 for the accounts with a domain; its outputs where they apply.
 DNS_HERE = "IsEdgeRegionWithDomain"
@@ -63,8 +63,17 @@ def build(env: EnvConfig) -> Template:
         Default=env.alarm_email or "", AllowedPattern=EMAIL_PATTERN,
         ConstraintDescription="must be an e-mail address or empty",
     )
-    groups = [("Component templates", [bucket, prefix]), ("Alarms", [alarm_email])]
-    labels = {bucket: "Templates bucket", prefix: "Templates key prefix", alarm_email: "Alarm e-mail"}
+    publisher_account = add_parameter(
+        t, "SitePublisherAccount",
+        "Account whose principals may assume the site publisher role to upload the site (deploy.py "
+        "sets the account it deploys from); empty: this stack's own account.",
+        Default="", AllowedPattern=ACCOUNT_ID_OR_EMPTY_PATTERN,
+        ConstraintDescription="must be empty or a 12-digit account id",
+    )
+    groups = [("Component templates", [bucket, prefix]), ("Alarms", [alarm_email]),
+              ("Site publishing", [publisher_account])]
+    labels = {bucket: "Templates bucket", prefix: "Templates key prefix", alarm_email: "Alarm e-mail",
+              publisher_account: "Site publisher account"}
     rules = {
         "SupportedRegion": {
             "Assertions": [{
@@ -136,7 +145,8 @@ def build(env: EnvConfig) -> Template:
                                      f"the {EDGE_REGION} stack outputs as DistributionArn.",
             }],
         }
-    s3 = nested("s3", IS_PRIMARY_REGION, {"DistributionArn": distribution_arn})
+    s3 = nested("s3", IS_PRIMARY_REGION, {"DistributionArn": distribution_arn,
+                                          "SitePublisherAccount": Ref(publisher_account)})
     dynamodb = nested("dynamodb", IS_PRIMARY_REGION)
     # Monitoring exists in both regions (the SupportedRegion rule admits no other); it chooses
     # its alarms by region itself.
@@ -201,6 +211,7 @@ def _add_outputs(t: Template, env: EnvConfig, lambda_edge, waf, cloudfront, s3, 
         ("OriginBucketName", s3, "Upload the site's content to this bucket."),
         ("LogsBucketName", s3, "Bucket receiving the origin bucket's access logs."),
         ("EdgeConfigTableName", dynamodb, "Push the edge configuration to this table."),
+        ("SitePublisherRoleArn", s3, "Role that deploy.py site assumes to upload the site."),
     ]
     for name, stack, description in edge:
         add_output(t, name, GetAtt(stack, f"Outputs.{name}"), description, condition=IS_EDGE_REGION)

@@ -8,7 +8,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from templates import lambda_edge
 from templates.build import build_templates
-from templates.config import load_environment, parse_config
+from templates.config import SUPPORTED_REGIONS, load_environment, parse_config
 from templates.edge_functions import FUNCTIONS
 
 
@@ -218,7 +218,8 @@ def test_version_logical_id_follows_the_code(monkeypatch):
     before = version_ids(build_templates(env))
     assert before == version_ids(build_templates(env))  # same code, same ids
     original = lambda_edge.bake_source
-    monkeypatch.setattr(lambda_edge, "bake_source", lambda settings: original(settings) + "\n# changed\n")
+    monkeypatch.setattr(lambda_edge, "bake_source",
+                        lambda settings, trigger: original(settings, trigger) + "\n# changed\n")
     after = version_ids(build_templates(env))
     assert len(after) == len(FUNCTIONS) and not set(before) & set(after)
 
@@ -378,7 +379,7 @@ def test_origin_bucket_is_private_and_readable_only_by_this_distribution(built):
         "SSEAlgorithm"] == "aws:kms"
     assert bucket["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
     policy = statements(resources["OriginBucketPolicy"]["Properties"]["PolicyDocument"])
-    deny, read, list_for_404 = policy
+    deny, read, list_for_404, deny_site_state = policy
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     for allow in (read, list_for_404):
         assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
@@ -388,6 +389,57 @@ def test_origin_bucket_is_private_and_readable_only_by_this_distribution(built):
     # ListBucket on the bucket itself: S3 then answers a missing key with 404, not 403.
     assert list_for_404["Action"] == ["s3:ListBucket"]
     assert list_for_404["Resource"] == [{"Fn::GetAtt": ["OriginBucket", "Arn"]}]
+    # deploy.py site keeps its release manifests under .edgecdn/: no viewer may fetch them.
+    assert deny_site_state["Effect"] == "Deny"
+    assert deny_site_state["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert deny_site_state["Action"] == ["s3:GetObject"]
+    assert deny_site_state["Resource"] == [
+        {"Fn::Sub": ["${Arn}/.edgecdn/*", {"Arn": {"Fn::GetAtt": ["OriginBucket", "Arn"]}}]}]
+    assert "Condition" not in deny_site_state
+
+
+def test_site_publisher_role_is_scoped_to_the_bucket_its_key_and_the_distribution(built):
+    for name in ("prod", "dev"):
+        resources = built[name]["s3"]["Resources"]
+        role = resources["SitePublisherRole"]["Properties"]
+        assert role["RoleName"] == {"Fn::Sub": f"edgecdn-{name}-site-publisher-${{AWS::Region}}"}
+        (trust,) = statements(role["AssumeRolePolicyDocument"])
+        assert trust["Action"] == ["sts:AssumeRole"]
+        # The deploying account (a stack-set parameter), or this stack's account when it is empty.
+        assert trust["Principal"] == {"AWS": {"Fn::If": [
+            "SitePublisherTrustsOwnAccount",
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"},
+            {"Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:root", {"Account": {"Ref": "SitePublisherAccount"}}]},
+        ]}}
+        (policy,) = role["Policies"]
+        granted = {(tuple(s["Action"]), json.dumps(s["Resource"], sort_keys=True))
+                   for s in statements(policy["PolicyDocument"])}
+        bucket_arn = {"Fn::GetAtt": ["OriginBucket", "Arn"]}
+        assert granted == {
+            (("s3:ListBucket",), json.dumps([bucket_arn])),
+            (("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"),
+             json.dumps([{"Fn::Sub": ["${Arn}/*", {"Arn": bucket_arn}]}], sort_keys=True)),
+            (("kms:GenerateDataKey", "kms:Decrypt"), json.dumps([{"Fn::GetAtt": ["OriginBucketKey", "Arn"]}])),
+            (("cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"), json.dumps([{"Ref": "DistributionArn"}])),
+        }
+        assert all(s["Effect"] == "Allow" for s in statements(policy["PolicyDocument"]))
+        root = built[name]["root"]
+        assert root["Resources"]["S3Stack"]["Properties"]["Parameters"]["SitePublisherAccount"] == {
+            "Ref": "SitePublisherAccount"}
+        assert root["Parameters"]["SitePublisherAccount"]["Default"] == ""
+        assert root["Outputs"]["SitePublisherRoleArn"] == {
+            "Condition": "IsPrimaryRegion", "Description": root["Outputs"]["SitePublisherRoleArn"]["Description"],
+            "Value": {"Fn::GetAtt": ["S3Stack", "Outputs.SitePublisherRoleArn"]}}
+
+
+def test_site_publisher_role_name_fits_iam_for_the_longest_names(tmp_path):
+    """IAM role names are at most 64 characters: project (16) + environment (10) + the longest region."""
+    data = {"project": "p" * 15 + "9", "primary_region": "ap-southeast-2",
+            "deploy": {"accounts": ["111111111111"]}}
+    env = parse_config(data, tmp_path / "abcdefghij.yaml", "abcdefghij")
+    role = build_templates(env)["s3"]["Resources"]["SitePublisherRole"]["Properties"]
+    name = role["RoleName"]["Fn::Sub"].replace("${AWS::Region}", max(SUPPORTED_REGIONS, key=len))
+    assert len(name) == 57, name  # IAM allows 64
 
 
 def test_logs_buckets_accept_cloudfront_and_server_access_logs(built):

@@ -76,7 +76,8 @@ class StubbedClients(Clients):
     def admin(self, service: str, region: str) -> Any:
         return self._stubbed(("admin", service, region), service, region)
 
-    def target(self, account: str, service: str, region: str, access: str = Access.READ) -> Any:
+    def target(self, account: str, service: str, region: str, access: str = Access.READ,
+               policy: str | None = None) -> Any:
         if account == self.account:
             return self.admin(service, region)
         return self._stubbed(("target", account, service, region), service, region)
@@ -91,6 +92,14 @@ class StubbedClients(Clients):
     def assert_done(self) -> None:
         for stubber in self.stubbers.values():
             stubber.assert_no_pending_responses()
+
+
+def stub_bootstrapped(clients: StubbedClients, templates: TemplateSet) -> None:
+    """deploy's first check: each region's template bucket exists (HeadBucket answers)."""
+    env = templates.env
+    for region in env.regions:
+        clients.stub("s3", region).add_response(
+            "head_bucket", {}, {"Bucket": naming.template_bucket_name(env.project, clients.account, region)})
 
 
 def stub_published(clients: StubbedClients, templates: TemplateSet) -> None:

@@ -20,7 +20,8 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]
     return status, out, err
 
 
-@pytest.mark.parametrize("command", ["bootstrap", "publish", "deploy", "status", "outputs", "diff", "rehearse"])
+@pytest.mark.parametrize("command", ["bootstrap", "publish", "deploy", "status", "outputs", "diff", "rehearse",
+                                     "retained"])
 def test_unknown_environment(command: str, capsys: pytest.CaptureFixture) -> None:
     status, out, err = _run([command, "--env", "nope"], capsys)
     assert status == 2
@@ -28,7 +29,7 @@ def test_unknown_environment(command: str, capsys: pytest.CaptureFixture) -> Non
     assert out == ""
 
 
-@pytest.mark.parametrize("command", ["publish", "deploy", "diff", "rehearse"])
+@pytest.mark.parametrize("command", ["publish", "deploy", "diff", "rehearse", "retained"])
 def test_missing_output_directory(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(inputs, "OUTPUT_ROOT", tmp_path)
@@ -54,7 +55,7 @@ def test_stale_output_is_refused_before_anything_else(command: str, tmp_path: Pa
            "waf.json (differs); run `python generate.py --env dev` and commit the result" in err
 
 
-@pytest.mark.parametrize("command", ["publish", "deploy", "diff", "rehearse"])
+@pytest.mark.parametrize("command", ["publish", "deploy", "diff", "rehearse", "retained"])
 def test_unreadable_output_is_bad_input(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture) -> None:
     shutil.copytree(ROOT / "output" / "dev", tmp_path / "dev")
@@ -65,7 +66,7 @@ def test_unreadable_output_is_bad_input(command: str, tmp_path: Path, monkeypatc
     assert f"{tmp_path / 'dev'}: cannot read the templates ([Errno 21] Is a directory" in err
 
 
-@pytest.mark.parametrize("command", ["bootstrap", "publish", "deploy", "status", "outputs", "diff"])
+@pytest.mark.parametrize("command", ["bootstrap", "publish", "deploy", "status", "outputs", "diff", "retained"])
 def test_missing_credentials(command: str, capsys: pytest.CaptureFixture) -> None:
     status, out, err = _run([command, "--env", "dev"], capsys)
     assert status == 2

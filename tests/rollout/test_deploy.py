@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,11 +13,13 @@ from rollout.aws import Access
 from rollout.bootstrap import bootstrap
 from rollout.deployer import Deployer
 from rollout.destroy import destroy
+from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet, load_templates
 from rollout.inspect import diff, outputs, status
 from rollout.rehearse import seed_accounts
+from rollout.scenarios import templates_for
 from rollout.stackset import StackSetOps
-from rollout_support import ROOT, console_and_buffer, moto_clients
+from rollout_support import ROOT, console_and_buffer, moto_clients, real_set
 from templates.config import EnvConfig, load_environment
 
 ALARM = "Cdn5xxErrorRateAlarm"
@@ -237,3 +240,37 @@ def test_second_deploy_makes_no_mutating_call(moto: str, tmp_path: Path, name: s
     assert Deployer(templates, clients, console).run() == 0
     assert clients.log.since(mark).mutating == []
     assert "No changes were made." in out.getvalue()
+
+
+def test_a_failed_update_rolls_back_names_the_resource_and_the_next_deploy_recovers(moto: str) -> None:
+    """An alias that a distribution of another AWS account holds fails the update (the pre-flight
+    sees only the environment's accounts): the stack rolls back and keeps serving."""
+    env = load_environment("staging")
+    account = env.deploy.accounts[0]
+    templates = real_set("staging")
+    clients = _deployed(moto, env, templates)
+    clients.target("999999999999", "cloudfront", "us-east-1", Access.BOOTSTRAP).create_distribution(DistributionConfig={
+        "CallerReference": "other", "Comment": "", "Enabled": True,
+        "Aliases": {"Quantity": 1, "Items": ["www.staging.example.com"]},
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "o.s3.us-east-1.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})
+    domain = env.domain_for(account)
+    wider = dataclasses.replace(env, account_domains=(
+        (account, dataclasses.replace(domain, aliases=domain.aliases + ("www.staging.example.com",))),))
+    console, out = console_and_buffer()
+    with pytest.raises(RolloutFailed, match="update of stack set edgecdn-staging failed"):
+        Deployer(templates_for(wider), clients, console).run()
+    assert (f"account {account} region us-east-1: CloudfrontStack/Distribution (AWS::CloudFront::Distribution) "
+            "UPDATE_FAILED: CNAMEAlreadyExists") in out.getvalue()
+    assert f"account {account} region us-west-2: CANCELLED" in out.getvalue()
+    edge = next(s for s in clients.admin("cloudformation", "us-east-1").list_stack_instances(
+        StackSetName="edgecdn-staging")["Summaries"] if s["Region"] == "us-east-1")
+    stack = clients.target(account, "cloudformation", "us-east-1").describe_stacks(StackName=edge["StackId"])["Stacks"][0]
+    assert (edge["Status"], stack["StackStatus"]) == ("OUTDATED", "UPDATE_ROLLBACK_COMPLETE")
+    distribution = clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP).list_distributions()[
+        "DistributionList"]["Items"][0]
+    assert distribution["Aliases"]["Items"] == ["staging.example.com"]  # still serving as before
+    console, out = console_and_buffer()
+    assert Deployer(templates, clients, console).run() == 0, out.getvalue()

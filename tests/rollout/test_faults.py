@@ -17,10 +17,16 @@ from rollout.deployer import stack_set_parameters, stack_set_tags
 from rollout.inputs import TemplateSet
 from rollout.publish import Publication, RegionPublication
 from rollout.stackset import StackSetOps
-from rollout_support import StubbedClients, console_and_buffer, real_set, stub_published
+from rollout_support import StubbedClients, console_and_buffer, real_set, stub_bootstrapped, stub_published
 
 EDGE = "us-east-1"
 NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-flight's lookups find nothing here (test_leftovers.py runs them against moto)."""
+    monkeypatch.setattr("rollout.deployer.preflight", lambda templates, clients, console: None)
 
 
 def _run_cli(monkeypatch: pytest.MonkeyPatch, clients: StubbedClients, argv: list[str]) -> int:
@@ -28,7 +34,7 @@ def _run_cli(monkeypatch: pytest.MonkeyPatch, clients: StubbedClients, argv: lis
         clients.notify = console.line  # as cli._clients does
         return clients
 
-    monkeypatch.setattr(cli, "_clients", use_stubbed)
+    monkeypatch.setattr(cli, "connect", use_stubbed)
     return deploy.main(argv)
 
 
@@ -40,7 +46,7 @@ def _publication(templates: TemplateSet, clients: StubbedClients) -> Publication
 
 
 def _current_stack_set(templates: TemplateSet, clients: StubbedClients) -> dict[str, Any]:
-    parameters = stack_set_parameters(templates, _publication(templates, clients))
+    parameters = stack_set_parameters(templates, _publication(templates, clients), clients.account)
     return {"StackSet": {
         "StackSetName": naming.stack_set_name(templates.env), "Status": "ACTIVE", "PermissionModel": "SELF_MANAGED",
         "TemplateBody": templates.root_body, "Tags": stack_set_tags(templates),
@@ -61,6 +67,7 @@ def published_deploy(env_name: str) -> tuple[TemplateSet, StubbedClients, Stubbe
     """The environment's real template set, already published, and the us-east-1 CloudFormation stubber."""
     templates = real_set(env_name)
     clients = StubbedClients()
+    stub_bootstrapped(clients, templates)
     stub_published(clients, templates)
     return templates, clients, clients.stub("cloudformation", EDGE)
 

@@ -24,13 +24,40 @@ def _client(moto: str, service: str, region: str = "us-east-1") -> Any:
     return rehearsal_session().client(service, region_name=region, endpoint_url=moto)
 
 
+class StackFailed(Exception):
+    """The stack did not reach CREATE_COMPLETE (what a CloudFormation waiter reports)."""
+
+    def __init__(self, status: str, reasons: list[str]):
+        super().__init__(f"{status}: {'; '.join(reasons)}")
+        self.status = status
+        self.reasons = reasons
+
+
+def _failure_reasons(cfn: Any, stack_id: str) -> list[str]:
+    """Reasons of the resources that failed, the stack's and its nested stacks', oldest first."""
+    reasons = []
+    for event in reversed(cfn.describe_stack_events(StackName=stack_id)["StackEvents"]):
+        if event["ResourceStatus"].endswith("_FAILED") and event["LogicalResourceId"] != event["StackName"]:
+            reasons.append(f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
+            if event["ResourceType"] == "AWS::CloudFormation::Stack" and event.get("PhysicalResourceId"):
+                reasons.extend(_failure_reasons(cfn, event["PhysicalResourceId"]))
+    return reasons
+
+
 def _create(moto: str, resources: dict[str, Any], region: str = "us-east-1", outputs: dict[str, Any] | None = None,
             name: str = "models") -> dict[str, str]:
-    """Create a stack (synchronous in moto) and return its outputs; errors raise ClientError."""
+    """Create a stack (synchronous in moto) and return its outputs.
+
+    A template error fails the call (ClientError); a resource that fails ends the stack in
+    ROLLBACK_COMPLETE, raised as StackFailed with the failed resources' reasons.
+    """
     template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources, "Outputs": outputs or {}}
     cfn = _client(moto, "cloudformation", region)
-    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"])
-    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    stack_id = cfn.create_stack(StackName=name, TemplateBody=json.dumps(template),
+                                Capabilities=["CAPABILITY_NAMED_IAM"])["StackId"]
+    stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise StackFailed(stack["StackStatus"], _failure_reasons(cfn, stack_id))
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
@@ -59,6 +86,9 @@ def _distribution(association_arn: Any, extra: dict[str, Any] | None = None) -> 
 
 
 def _stack_error(excinfo: pytest.ExceptionInfo) -> str:
+    if isinstance(excinfo.value, StackFailed):
+        assert excinfo.value.status == "ROLLBACK_COMPLETE"
+        return "; ".join(excinfo.value.reasons)
     return excinfo.value.response["Error"]["Message"]
 
 
@@ -91,7 +121,7 @@ def test_lambda_version_ref_is_the_numbered_arn_and_the_distribution_keeps_it(mo
 ])
 def test_distribution_rejects_what_lambda_at_edge_rejects(moto: str, case: str, function: dict,
                                                           association: Any, message: str) -> None:
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {
             "EdgeRole": EDGE_FUNCTION_ROLE, "Viewer": function,
             "ViewerVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Viewer"}}},
@@ -105,7 +135,7 @@ def test_distribution_rejects_what_lambda_at_edge_rejects(moto: str, case: str, 
 def test_edge_function_role_must_trust_edgelambda(moto: str) -> None:
     role = json.loads(json.dumps(EDGE_FUNCTION_ROLE))
     role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] = ["lambda.amazonaws.com"]
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"EdgeRole": role, "Viewer": _edge_function("viewer"),
                        "ViewerVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Viewer"}}},
                        "Distribution": _distribution({"Ref": "ViewerVersion"})})
@@ -131,7 +161,7 @@ def test_web_acl_scope_cloudfront_lives_in_the_global_backend_and_only_from_us_e
     assert ":global/webacl/edge-acl/" in outputs["Arn"]
     assert outputs["Ref"].startswith("edge-acl|") and outputs["Ref"].endswith("|CLOUDFRONT")
     assert wafv2.get_logging_configuration(ResourceArn=outputs["Arn"])["LoggingConfiguration"]["LogDestinationConfigs"]
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Acl": web_acl}, region="us-west-2", name="west")
     assert "must be created in us-east-1" in _stack_error(excinfo)
 
@@ -140,7 +170,7 @@ def test_waf_logging_destination_name_must_start_with_aws_waf_logs(moto: str) ->
     web_acl = {"Type": "AWS::WAFv2::WebACL", "Properties": {
         "Name": "acl2", "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
         "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "a"}}}
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Acl": web_acl, "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "waf"}},
                        "Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
                            "ResourceArn": {"Fn::GetAtt": ["Acl", "Arn"]},
@@ -165,7 +195,7 @@ def test_certificate_validates_through_the_zone_and_covers_the_aliases(moto: str
 
 
 def test_certificate_without_a_zone_fails_instead_of_waiting_forever(moto: str) -> None:
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Certificate": {"Type": "AWS::CertificateManager::Certificate", "Properties": {
             "DomainName": "example.com", "ValidationMethod": "DNS",
             "DomainValidationOptions": [{"DomainName": "example.com", "HostedZoneId": "Z0000000000NOSUCHZONE"}]}}})
@@ -178,7 +208,7 @@ def test_distribution_aliases_need_a_certificate_in_us_east_1_that_covers_them(m
     distribution = _distribution("unused", {"Aliases": ["example.com"], "ViewerCertificate": {
         "AcmCertificateArn": west_arn, "SslSupportMethod": "sni-only"}})
     distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"].pop("LambdaFunctionAssociations")
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Distribution": distribution})
     assert "isn't in us-east-1 region" in _stack_error(excinfo)
 
@@ -186,7 +216,7 @@ def test_distribution_aliases_need_a_certificate_in_us_east_1_that_covers_them(m
 def test_distribution_logging_bucket_must_exist(moto: str) -> None:
     distribution = _distribution("unused", {"Logging": {"Bucket": "no-such-logs.s3.amazonaws.com", "Prefix": "cf/"}})
     distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"].pop("LambdaFunctionAssociations")
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Distribution": distribution})
     assert "The S3 bucket that you specified for CloudFront logs does not exist: no-such-logs.s3.amazonaws.com" \
         in _stack_error(excinfo)
@@ -197,7 +227,7 @@ def test_distribution_policies_and_origin_access_control_must_exist(moto: str) -
     behavior = distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
     behavior.pop("LambdaFunctionAssociations")
     behavior["CachePolicyId"] = "00000000-0000-0000-0000-000000000000"
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Distribution": distribution})
     assert "The cache policy does not exist: 00000000-0000-0000-0000-000000000000" in _stack_error(excinfo)
 
@@ -221,7 +251,7 @@ def test_global_table_has_a_replica_table_in_each_region(moto: str) -> None:
     backups = _client(moto, "dynamodb", "us-west-2").describe_continuous_backups(TableName="edge-config")
     assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     table["Properties"]["Replicas"] = [{"Region": "eu-west-1"}]
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Table": table}, region="us-west-2", name="other")
     assert "Replicas must include the stack's region us-west-2" in _stack_error(excinfo)
 
@@ -253,7 +283,7 @@ def test_alarm_topic_policy_and_subscription_reach_cloudwatch_and_sns(moto: str)
 
 
 def test_alarm_action_topic_must_be_in_the_alarm_region(moto: str) -> None:
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
             "AlarmName": "x", "Namespace": "AWS/DynamoDB", "MetricName": "ThrottledRequests", "Statistic": "Sum",
             "Period": 60, "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold",
@@ -286,7 +316,8 @@ def test_nested_stack_outputs_and_missing_output_error(moto: str) -> None:
     outputs = _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}},
                       outputs={"FromChild": {"Value": {"Fn::GetAtt": ["Child", "Outputs.TopicArn"]}}})
     assert outputs["FromChild"] == "arn:aws:sns:us-east-1:123456789012:child-topic"
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    _client(moto, "cloudformation").delete_stack(StackName="models")  # the child's topic name is free again
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}},
                        "Reader": {"Type": "AWS::SNS::Topic", "Properties": {
                            "TopicName": {"Fn::GetAtt": ["Child", "Outputs.NoSuchOutput"]}}}}, name="second")
@@ -352,7 +383,7 @@ def test_bucket_settings_reach_the_s3_api_and_access_logs_stay_in_the_region(mot
     cross = json.loads(json.dumps(origin))
     cross["Properties"]["BucketName"] = "west-origin-2"
     cross["Properties"]["LoggingConfiguration"]["DestinationBucketName"] = "east-logs"
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Origin": cross}, region="us-west-2", name="cross")
     assert "CrossLocationLoggingProhibited" in _stack_error(excinfo)
 

@@ -37,7 +37,11 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
     assert "111111111111: no custom domain: the distribution uses CloudFront's default certificate" in out
     assert "ok   111111111111: edge-config push: the table serves config/edge/dev.yaml (sha256:" in out
     assert "ok   the same edge-config push again wrote nothing (0 mutating calls)" in out
-    assert "Rehearsal passed: 11 checks." in out
+    assert "ok   site: a rebuild with new modification times made no mutating call (0 mutating)" in out
+    assert "ok   site: one changed page is one upload and one invalidation path (/about.html) in each of 1 " \
+           "account(s)" in out
+    assert "ok   site: rollback restored /about.html from its previous version by a server-side copy" in out
+    assert "Rehearsal passed: 15 checks." in out
     assert "FAIL" not in out
 
 
