@@ -1434,6 +1434,7 @@ def longest_prefix(table: dict, path: str) -> Any:
     return None
 
 
+# @bake: viewer-request, viewer-response
 # --- per-request logic (pure: a config and a CloudFront request in, a decision out) ------------
 
 
