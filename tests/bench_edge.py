@@ -498,7 +498,8 @@ def report_large_configurations(python: str, server: FakeDynamoDB, pki: LocalPKI
     low, high = 1, 10_000  # the most short rules whose stored content fits an item
     while low < high:
         middle = (low + high + 1) // 2
-        low, high = (middle, high) if stored_bytes(short_rules_config(middle)) <= MAX_CONTENT_BYTES else (low, middle - 1)
+        fits = stored_bytes(short_rules_config(middle)) <= MAX_CONTENT_BYTES
+        low, high = (middle, high) if fits else (low, middle - 1)
     configs = [(f"{low:,} short exact redirects, the most that fit the {MAX_CONTENT_BYTES:,}-byte item limit",
                 short_rules_config(low)),
                ("10,000 redirects (the rule limit), 5 experiments: over the item limit, stored here all the same",
@@ -519,7 +520,8 @@ def report_large_configurations(python: str, server: FakeDynamoDB, pki: LocalPKI
             print(f"  {label}: {stored_bytes(doc):,} bytes stored\n"
                   f"    {total:6.1f} ms in all (~{_at_128_mb(total)} at {LAMBDA_MB} MB), of which validating and "
                   f"compiling {validating:.1f} ms (~{_at_128_mb(validating)});\n"
-                  f"    the CLI's redirect-chain and loop analysis, not run at the edge: {chains:.1f} ms more (warm process)")
+                  f"    the CLI's redirect-chain and loop analysis, not run at the edge: {chains:.1f} ms more "
+                  "(warm process)")
     finally:
         server.put(TABLE, current_item(200))
     print()

@@ -105,7 +105,8 @@ def bake_source(settings: dict, trigger: str, source: str | None = None) -> str:
 
     Lambda compiles index.py at every cold start, and compiling costs CPU by the amount of code. The other
     sections, docstrings and comments become empty lines, and function annotations are cut: every line
-    stays where it is in edge_handler.py, so a traceback's line numbers are that file's. The same source and settings always give the same bytes.
+    stays where it is in edge_handler.py, so a traceback's line numbers are that file's. The same source
+    and settings always give the same bytes.
     `settings` holds table_name, table_regions (primary first), cache_ttl_seconds and environment.
     Raises ValueError on bad settings, an unknown trigger, a bad `# @bake:` line, a BAKED_SETTINGS line not
     found exactly once, or a result that uses a name it does not define or lacks the trigger's handler.

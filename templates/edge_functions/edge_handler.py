@@ -7,9 +7,10 @@
 # Each function gets only the code its trigger runs. A `# @bake: ...` line starts a section and names
 # the triggers whose index.py holds it (`all`, or event types such as `viewer-request`; `none` for
 # code only the CLI runs); the section runs to the next such line. bake_source
-# (templates/edge_functions/__init__.py) blanks the other sections, docstrings and comments, keeping
-# every line where it is, so a traceback's line numbers are this file's. It refuses a baked source
-# that uses a name it does not define. Lambda compiles index.py from source at every cold start.
+# (templates/edge_functions/__init__.py) blanks the other sections, docstrings, comments and function
+# annotations, keeping every line where it is, so a traceback's line numbers are this file's. It refuses
+# a baked source that uses a name it does not define. Lambda compiles index.py from source at every
+# cold start, at a CPU cost that grows with the code (see docs/edge-config.md, "The edge functions").
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def unquote(text: str) -> str:
     if "%" not in text:
         return text
     return _urllib_parse().unquote(text)
+
 
 SCHEMA_VERSION = 1
 
@@ -153,7 +155,8 @@ def _mapping(data: Any, path: str, allowed: tuple[str, ...], p: _Problems) -> di
     for key in data:
         if key not in allowed:
             for unknown in sorted(set(data) - set(allowed), key=str):
-                p.add(f"{path}.{unknown}" if path else str(unknown), f"unknown key; allowed keys here: {', '.join(allowed)}")
+                p.add(f"{path}.{unknown}" if path else str(unknown),
+                      f"unknown key; allowed keys here: {', '.join(allowed)}")
             break
     return data
 
@@ -193,7 +196,8 @@ def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: A
         p.add(f"{path}.{key}", f"must be {allowed or kind_text}, got {_describe(value)}")
         return None
     if kind is str and _has_surrogate(value):
-        p.add(f"{path}.{key}", "must be Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot encode")
+        p.add(f"{path}.{key}",
+              "must be Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot encode")
         return None
     if check is not None and not check(value):
         p.add(f"{path}.{key}", f"must be {allowed}, got {_describe(value)}")
