@@ -249,11 +249,12 @@ def test_a_function_refuses_an_item_whose_sections_it_applies_are_malformed_and_
         section, bad, capsys):
     for trigger in TRIGGERS:
         index = baked(trigger)
-        cache = index.ConfigCache(SETTINGS, clock=lambda: 0.0, here="us-west-2",
-                                  client_factory=lambda region: ItemClient(_item(SITE, 1)))
+        clock, client = [0.0], ItemClient(_item(SITE, 1))
+        cache = index.ConfigCache(SETTINGS, clock=lambda: clock[0], here="us-west-2",
+                                  client_factory=lambda region: client)
         assert cache.get().version == 1
-        cache._next_refresh = 0.0
-        cache._clients = {region: ItemClient(_item(dict(SITE, **{section: bad}), 2)) for region in cache.regions}
+        client.item = _item(dict(SITE, **{section: bad}), 2)
+        clock[0] += SETTINGS["cache_ttl_seconds"]
         applies = section in TRIGGER_SECTIONS[trigger]
         assert cache.get().version == (1 if applies else 2), trigger
         logged = capsys.readouterr().out
