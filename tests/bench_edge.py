@@ -34,8 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "edge"))
 
 from dynamodb_endpoints import FakeDynamoDB, LocalPKI, make_pki  # noqa: E402
 
+from edgeconfig.model import MAX_CONTENT_BYTES  # noqa: E402
 from templates.config import load_environment  # noqa: E402
 from templates.edge_functions import FUNCTIONS, bake_source  # noqa: E402
+from templates.edge_functions import handler_source as edge_handler_source  # noqa: E402
 from templates.edge_functions import edge_handler  # noqa: E402
 
 TARGET_MEDIAN_US = 5.0
@@ -47,7 +49,8 @@ VIEWER_TRIGGER_LIMIT = 1024 * 1024  # bytes, compressed package (Lambda@Edge quo
 TABLE = "bench-edge-config"
 CONFIG_ID = "bench"
 # Modules the functions must not load on any trigger's cold path.
-HEAVY_MODULES = ("boto3", "botocore", "urllib3", "s3transfer", "http", "email", "dataclasses", "typing", "inspect")
+HEAVY_MODULES = ("boto3", "botocore", "urllib3", "s3transfer", "http", "email", "dataclasses", "typing", "inspect",
+                 "ssl", "socket")
 
 
 def site_config(redirect_rules: int, experiments: int = 5) -> dict:
@@ -141,9 +144,9 @@ def time_requests(redirect_rules: int, count: int) -> list[float]:
     return timings
 
 
-def current_item(redirect_rules: int) -> dict:
-    """The current item (sort key 0) of the bench site's configuration, as `edge-config push` writes it."""
-    normalized, problems = edge_handler.validate_config(site_config(redirect_rules))
+def current_item(redirect_rules: int, doc: dict | None = None) -> dict:
+    """The current item (sort key 0) of the bench site's configuration (or `doc`), as `edge-config push` writes it."""
+    normalized, problems = edge_handler.validate_config(site_config(redirect_rules) if doc is None else doc)
     assert not problems, problems[:3]
     content = edge_handler.canonical_json(normalized)
     return {"config_id": {"S": CONFIG_ID}, "version": {"N": "0"}, "config_version": {"N": "1"},
@@ -222,26 +225,41 @@ def run_python(python: str, program: str, env: dict) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
+def function_directories(work: Path) -> dict[str, Path]:
+    """A directory per trigger holding that function's index.py, baked with the bench table's settings."""
+    settings = {"table_name": TABLE, "table_regions": ["us-west-2"], "cache_ttl_seconds": 60, "environment": CONFIG_ID}
+    directories = {}
+    for spec in FUNCTIONS:
+        directory = work / spec.key
+        directory.mkdir(exist_ok=True)
+        (directory / "index.py").write_text(bake_source(settings, spec.event_type), encoding="utf-8")
+        directories[spec.event_type] = directory
+    return directories
+
+
+def cold_start_environment(pki: LocalPKI, work: Path) -> dict:
+    """The environment of a cold-start process: Lambda's variables, and the system's CA bundle with the test CA
+    added, so finding the trusted root scans as many as on Lambda."""
+    bundle = work / "ca-bundle.pem"
+    bundle.write_bytes(Path(ssl.get_default_verify_paths().cafile).read_bytes() + b"\n" + pki.ca_file.read_bytes())
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "SSL_CERT_FILE": str(bundle),
+            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "bench-session-token",
+            "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
 def cold_starts(python: str, server: FakeDynamoDB, pki: LocalPKI,
                 work: Path) -> tuple[dict[str, list[dict]], list[float], dict]:
     """(runs per trigger, boto3 CPU ms per run, environment) for COLD_RUNS interleaved rounds."""
-    source = bake_source({"table_name": TABLE, "table_regions": ["us-west-2"], "cache_ttl_seconds": 60,
-                          "environment": CONFIG_ID})
-    (work / "index.py").write_text(source, encoding="utf-8")
-    # The system's CA bundle with the test CA added, so finding the trusted root scans as many as on Lambda.
-    bundle = work / "ca-bundle.pem"
-    bundle.write_bytes(Path(ssl.get_default_verify_paths().cafile).read_bytes() + b"\n" + pki.ca_file.read_bytes())
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "SSL_CERT_FILE": str(bundle),
-           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "bench-session-token",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
-           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    directories = function_directories(work)
+    env = cold_start_environment(pki, work)
     runs: dict[str, list[dict]] = {spec.handler: [] for spec in FUNCTIONS}
     boto3_ms = []
     for _ in range(COLD_RUNS):
         boto3_ms.append(run_python(python, _BOTO3_CLIENT, env)["cpu_ms"])
         for spec in FUNCTIONS:
-            program = _COLD_START.format(directory=str(work), endpoint=server.endpoint,
+            program = _COLD_START.format(directory=str(directories[spec.event_type]), endpoint=server.endpoint,
                                          ca_sha256=pki.ca_sha256, handler=spec.handler.partition(".")[2],
                                          event=json.dumps(trigger_event(spec.event_type)))
             run = run_python(python, program, env)
@@ -280,27 +298,38 @@ item = client.get_item({table!r}, {{"config_id": {{"S": {config_id!r}}}, "versio
 lap("GetItem: sign, send, read the response")
 config = index.parse_item(item)
 lap("validating and compiling the configuration")
-index.route_viewer_request(config, json.loads({event!r})["Records"][0]["cf"]["request"])
-lap("routing the request")
+cf = json.loads({event!r})["Records"][0]["cf"]
+{handling}
+lap("handling the request")
 print(json.dumps(parts))
 """
 
+# What each trigger's handler does with the loaded configuration.
+_HANDLING = {
+    "viewer-request": 'index.route_viewer_request(config, cf["request"])',
+    "origin-response": 'index.cache_control_for(config, cf["request"], cf["response"])',
+    "viewer-response": 'index.experiment_cookie(config, cf["request"])',
+}
 
-def cold_start_parts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path, env: dict) -> dict[str, float]:
-    """Median CPU ms of each step of a viewer-request cold start, over COLD_RUNS fresh processes."""
-    tree = ast.parse((work / "index.py").read_text(encoding="utf-8"))
+
+def cold_start_parts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path, env: dict,
+                     trigger: str = "viewer-request", runs: int = COLD_RUNS) -> dict[str, float]:
+    """Median CPU ms of each step of the `trigger` function's cold start, over `runs` fresh processes."""
+    index = work / trigger.replace("-", "_") / "index.py"
+    tree = ast.parse(index.read_text(encoding="utf-8"))
     modules = sorted({alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
                      | {node.module for node in tree.body if isinstance(node, ast.ImportFrom)} - {"__future__"})
-    program = _COLD_START_PARTS.format(path=str(work / "index.py"), ca_sha256=pki.ca_sha256, modules=modules,
+    program = _COLD_START_PARTS.format(path=str(index), ca_sha256=pki.ca_sha256, modules=modules,
                                        endpoint=server.endpoint, table=TABLE, config_id=CONFIG_ID,
-                                       event=json.dumps(trigger_event("viewer-request")))
-    runs = [run_python(python, program, env) for _ in range(COLD_RUNS)]
-    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+                                       event=json.dumps(trigger_event(trigger)), handling=_HANDLING[trigger])
+    results = [run_python(python, program, env) for _ in range(runs)]
+    return {name: statistics.median(result[name] for result in results) for name in results[0]}
 
 
 def import_profile(python: str, work: Path, env: dict, top: int = 12) -> list[tuple[int, int, str]]:
-    """(self µs, cumulative µs, module) of `python -X importtime -c "import index"`, largest cumulative first."""
-    out = subprocess.run([python, "-X", "importtime", "-c", "import index"], cwd=work, env=env,
+    """(self µs, cumulative µs, module) of `python -X importtime -c "import index"` for the viewer-request
+    function, largest cumulative first."""
+    out = subprocess.run([python, "-X", "importtime", "-c", "import index"], cwd=work / "viewer_request", env=env,
                          capture_output=True, text=True, check=True)
     rows = []
     for line in out.stderr.splitlines():
@@ -367,15 +396,21 @@ def pattern_figures() -> bool:
     return ok
 
 
-def package_sizes() -> tuple[int, int]:
-    """(bytes of the baked index.py, bytes of the zip Lambda builds from it) for the prod environment."""
+def package_sizes() -> dict[str, tuple[int, int, int]]:
+    """Per trigger: (bytes of its baked index.py, bytes without its empty lines, bytes of the zip Lambda
+    builds from it) for the prod environment."""
     env = load_environment("prod")
-    source = bake_source({"table_name": env.edge_config_table_name, "table_regions": list(env.table_regions),
-                          "cache_ttl_seconds": env.edge_config_cache_ttl_seconds, "environment": env.environment})
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("index.py", source)
-    return len(source.encode()), len(buffer.getvalue())
+    settings = {"table_name": env.edge_config_table_name, "table_regions": list(env.table_regions),
+                "cache_ttl_seconds": env.edge_config_cache_ttl_seconds, "environment": env.environment}
+    sizes = {}
+    for spec in FUNCTIONS:
+        source = bake_source(settings, spec.event_type)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("index.py", source)
+        code = "".join(line for line in source.splitlines(keepends=True) if line.strip())
+        sizes[spec.event_type] = (len(source.encode()), len(code.encode()), len(buffer.getvalue()))
+    return sizes
 
 
 def main() -> int:
@@ -393,17 +428,19 @@ def main() -> int:
         server.put(TABLE, current_item(200))
         try:
             ok &= report_cold_start(python, server, pki, work)
+            report_large_configurations(python, server, pki, work)
             ok &= report_warm_path()
             ok &= pattern_figures()
             ok &= report_reads(server, pki)
         finally:
             server.close()
 
-    source_bytes, zip_bytes = package_sizes()
-    ok &= zip_bytes < VIEWER_TRIGGER_LIMIT // 10
-    print("inlined code (prod settings baked in):")
-    print(f"  index.py {source_bytes:,} bytes, zipped {zip_bytes:,} bytes = "
-          f"{100 * zip_bytes / VIEWER_TRIGGER_LIMIT:.1f}% of the 1 MB viewer-trigger limit")
+    print("inlined code, each function's index.py (prod settings baked in; empty lines keep the line numbers of\n"
+          f"edge_handler.py, {len(edge_handler_source().encode()):,} bytes):")
+    for trigger, (source_bytes, code_bytes, zip_bytes) in package_sizes().items():
+        ok &= zip_bytes < VIEWER_TRIGGER_LIMIT // 10
+        print(f"  {trigger:16} {source_bytes:7,} bytes ({code_bytes:,} without empty lines), zipped {zip_bytes:,} "
+              f"bytes = {100 * zip_bytes / VIEWER_TRIGGER_LIMIT:.1f}% of the 1 MB viewer-trigger limit")
     return 0 if ok else 1
 
 
@@ -436,14 +473,58 @@ def report_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Pa
     ok &= ratio <= TARGET_COLD_RATIO
     print(f"  slowest trigger / boto3 client = {ratio:.3f}   target: <= {TARGET_COLD_RATIO}  "
           f"{_verdict(ratio <= TARGET_COLD_RATIO)}")
-    print("  where a viewer-request cold start's CPU goes (taken apart, median ms):")
-    for name, cpu in cold_start_parts(python, server, pki, work, env).items():
-        print(f"    {cpu:5.1f}  {name}")
+    print("  where the CPU goes (taken apart, median ms):   " + "".join(f"{spec.event_type:>17}" for spec in FUNCTIONS))
+    parts = {spec.event_type: cold_start_parts(python, server, pki, work, env, spec.event_type) for spec in FUNCTIONS}
+    for name in parts["viewer-request"]:
+        print(f"    {name:44}" + "".join(f"{parts[spec.event_type][name]:17.1f}" for spec in FUNCTIONS))
     print("\nimport of index.py, python -X importtime (µs, largest cumulative first):")
     for own, cumulative, name in import_profile(python, work, env):
         print(f"  {cumulative:7,} {own:7,}  {name}")
     print()
     return ok
+
+
+def short_rules_config(rules: int) -> dict:
+    """`rules` exact redirects with the shortest paths: the most rules an item of MAX_CONTENT_BYTES holds."""
+    return {"redirects": [{"from": f"/{i}", "to": f"/n{i}"} for i in range(rules)]}
+
+
+def stored_bytes(doc: dict) -> int:
+    return len(edge_handler.canonical_json(edge_handler.validate_config(doc, operator_checks=False)[0]).encode())
+
+
+def report_large_configurations(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path) -> None:
+    """Print viewer-request cold starts with the largest configurations, and what validation costs at the edge."""
+    low, high = 1, 10_000  # the most short rules whose stored content fits an item
+    while low < high:
+        middle = (low + high + 1) // 2
+        fits = stored_bytes(short_rules_config(middle)) <= MAX_CONTENT_BYTES
+        low, high = (middle, high) if fits else (low, middle - 1)
+    configs = [(f"{low:,} short exact redirects, the most that fit the {MAX_CONTENT_BYTES:,}-byte item limit",
+                short_rules_config(low)),
+               ("10,000 redirects (the rule limit), 5 experiments: over the item limit, stored here all the same",
+                site_config(10_000))]
+    function_directories(work)
+    env = cold_start_environment(pki, work)
+    print("large configurations: a viewer-request cold start (median of 5 runs), and the part that validates and\n"
+          "compiles the configuration (the edge checks its own sections, without the CLI's redirect-chain analysis):")
+    try:
+        for label, doc in configs:
+            server.put(TABLE, current_item(0, doc))
+            parts = cold_start_parts(python, server, pki, work, env, runs=5)
+            total = sum(parts.values())
+            validating = parts["validating and compiling the configuration"]
+            normalized = edge_handler.validate_config(doc, operator_checks=False)[0]
+            chains = median_us(lambda: edge_handler._check_redirect_chains(list(enumerate(normalized["redirects"])),
+                                                                          edge_handler._Problems({})), 3) / 1000
+            print(f"  {label}: {stored_bytes(doc):,} bytes stored\n"
+                  f"    {total:6.1f} ms in all (~{_at_128_mb(total)} at {LAMBDA_MB} MB), of which validating and "
+                  f"compiling {validating:.1f} ms (~{_at_128_mb(validating)});\n"
+                  f"    the CLI's redirect-chain and loop analysis, not run at the edge: {chains:.1f} ms more "
+                  "(warm process)")
+    finally:
+        server.put(TABLE, current_item(200))
+    print()
 
 
 def _at_128_mb(cpu_ms: float) -> str:

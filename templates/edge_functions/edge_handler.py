@@ -3,27 +3,31 @@
 # This file is inlined into CloudFormation (Code.ZipFile creates index.py): standard library only,
 # no relative imports. The `edgeconfig` CLI imports it for validate_config, so the
 # schema is defined once, here.
+#
+# Each function gets only the code its trigger runs. A `# @bake: ...` line starts a section and names
+# the triggers whose index.py holds it (`all`, or event types such as `viewer-request`; `none` for
+# code only the CLI runs); the section runs to the next such line. bake_source
+# (templates/edge_functions/__init__.py) blanks the other sections, docstrings, comments and function
+# annotations, keeping every line where it is, so a traceback's line numbers are this file's. It refuses
+# a baked source that uses a name it does not define. Lambda compiles index.py from source at every
+# cold start, at a CPU cost that grows with the code (see docs/edge-config.md, "The edge functions").
 
 from __future__ import annotations
 
+import _blake2
+import _hashlib
+import _socket
+import _ssl
 import binascii
-import bisect
-import hashlib
-import hmac
-import ipaddress
 import json
-import math
 import os
 import re
-import select
-import socket
-import ssl
 import time
-import warnings
-from urllib.parse import quote, unquote, urlsplit
 
 # typing is for annotations only (never evaluated: annotations are strings here), and importing it
-# costs ~4 ms of every cold start's CPU.
+# costs ~4 ms of every cold start's CPU. hashlib and hmac are Python layers over _hashlib (OpenSSL) and
+# _blake2 whose import costs ~1.5 ms more (hashlib tries every algorithm OpenSSL offers): the functions
+# call the C modules, as those layers do. The DynamoDB client does the same with _ssl and _socket.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
@@ -31,6 +35,39 @@ if TYPE_CHECKING:
 # Replaced at generate time by templates.edge_functions.bake_source: Lambda@Edge has no environment
 # variables. An empty table_name means "no configuration": every request passes through.
 BAKED_SETTINGS = {"cache_ttl_seconds": 60, "environment": "", "table_name": "", "table_regions": []}
+
+# urllib.parse and ipaddress are imported on first need (urllib.parse imports ipaddress): together they
+# cost ~5 ms of a cold start's CPU, ~70 ms at 128 MB. Paths without a %, targets and prefixes with
+# nothing to quote, plain http(s) targets and configurations without allowed networks need neither.
+_url_parse: Any = None
+
+
+def _urllib_parse() -> Any:
+    """The urllib.parse module, imported on first use."""
+    global _url_parse
+    if _url_parse is None:
+        import urllib.parse
+        _url_parse = urllib.parse
+    return _url_parse
+
+
+# The characters urllib.parse.quote never quotes (RFC 3986 "unreserved").
+_ALWAYS_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
+def quote(text: str, safe: str) -> str:
+    """urllib.parse.quote(text, safe), which returns a text whose characters are all safe as it is."""
+    if not text.strip(_ALWAYS_SAFE + safe):
+        return text
+    return _urllib_parse().quote(text, safe=safe)
+
+
+def unquote(text: str) -> str:
+    """urllib.parse.unquote(text), which returns a text without a % as it is."""
+    if "%" not in text:
+        return text
+    return _urllib_parse().unquote(text)
+
 
 SCHEMA_VERSION = 1
 
@@ -81,19 +118,19 @@ REGION_COORDINATES = {
 
 _TOP_KEYS = ("redirects", "rewrites", "experiments", "maintenance", "cache_control")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}\Z")
-_COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z")
-_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}\Z")
+# Patterns that few configurations need, compiled by re.match on first use (~0.1 ms each at a cold start).
+_COOKIE_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z"
+_FILE_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}\Z"
 _LIMITS = {"redirects": 10000, "experiments": 20, "variants": 10, "cache_control": 100, "allow_cidrs": 200}
 
 
 class _Problems:
-    """Collects (field path, message) pairs while a document is validated."""
+    """Collects (field path, message) pairs while a document is validated; runs the given operator checks."""
 
-    def __init__(self) -> None:
+    def __init__(self, operator_checks: dict[str, Callable]) -> None:
         self.items: list[tuple[str, str]] = []
+        self.operator_checks = operator_checks
 
     def add(self, path: str, message: str) -> None:
         self.items.append((path, message))
@@ -115,8 +152,12 @@ def _mapping(data: Any, path: str, allowed: tuple[str, ...], p: _Problems) -> di
     if not isinstance(data, dict):
         p.add(path or "(top level)", f"must be a mapping, got {_describe(data)}")
         return {}
-    for key in sorted(set(data) - set(allowed), key=str):
-        p.add(f"{path}.{key}" if path else str(key), f"unknown key; allowed keys here: {', '.join(allowed)}")
+    for key in data:
+        if key not in allowed:
+            for unknown in sorted(set(data) - set(allowed), key=str):
+                p.add(f"{path}.{unknown}" if path else str(unknown),
+                      f"unknown key; allowed keys here: {', '.join(allowed)}")
+            break
     return data
 
 
@@ -134,31 +175,50 @@ def _list(data: Any, path: str, limit: int, p: _Problems) -> list:
 
 _REQUIRED = object()
 
+# Each section of the configuration this module holds: name -> (validator, compiler), registered next to
+# its compiler below. A baked index.py holds only the sections its trigger applies.
+_SECTIONS: dict[str, tuple[Callable, Callable]] = {}
+# Checks that only the CLI runs before a push (validate_config), in no baked index.py: name -> check.
+_OPERATOR_CHECKS: dict[str, Callable] = {}
+
 
 def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: Any = _REQUIRED,
            allowed: str = "", check: Callable[[Any], bool] | None = None) -> Any:
-    where = f"{path}.{key}"
+    # Runs for every field of every rule of a configuration the edge loads: messages are built only on a problem.
     value = data.get(key)
     if value is None:
         if default is _REQUIRED:
-            p.add(where, f"is required ({allowed})" if allowed else "is required")
-        return None if default is _REQUIRED else default
-    kind_text = {str: "a string", int: "an integer", bool: "true or false"}[kind]
+            p.add(f"{path}.{key}", f"is required ({allowed})" if allowed else "is required")
+            return None
+        return default
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        p.add(where, f"must be {allowed or kind_text}, got {_describe(value)}")
+        kind_text = {str: "a string", int: "an integer", bool: "true or false"}[kind]
+        p.add(f"{path}.{key}", f"must be {allowed or kind_text}, got {_describe(value)}")
         return None
-    if kind is str and _SURROGATE_RE.search(value):
-        p.add(where, "must be Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot encode")
+    if kind is str and _has_surrogate(value):
+        p.add(f"{path}.{key}",
+              "must be Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot encode")
         return None
     if check is not None and not check(value):
-        p.add(where, f"must be {allowed}, got {_describe(value)}")
+        p.add(f"{path}.{key}", f"must be {allowed}, got {_describe(value)}")
         return None
     return value
 
 
+def _has_surrogate(text: str) -> bool:
+    """True if `text` holds a lone surrogate (\\ud800-\\udfff): the one thing UTF-8 cannot encode."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     """A URL path as written in the config (plain or percent-encoded), returned decoded."""
-    if _SURROGATE_RE.search(raw):
+    if _has_surrogate(raw):
         p.add(where, "must be Unicode text: it holds a lone surrogate, which UTF-8 cannot encode")
         return None
     if "?" in raw or "#" in raw:
@@ -168,7 +228,7 @@ def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     if not decoded.startswith("/") or decoded.startswith("//"):
         p.add(where, f"must be a path starting with a single /, got {_describe(raw)}")
         return None
-    if _CONTROL_RE.search(decoded) or len(decoded) > 1024:
+    if (not decoded.isprintable() and _CONTROL_RE.search(decoded)) or len(decoded) > 1024:
         p.add(where, f"must be at most 1024 characters without control characters, got {_describe(raw)}")
         return None
     if prefix and decoded != "/":
@@ -176,6 +236,7 @@ def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     return decoded
 
 
+# @bake: viewer-request
 def _under(path: str, prefix: str) -> bool:
     return prefix == "/" or path == prefix or path.startswith(prefix + "/")
 
@@ -188,11 +249,10 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         rule = _mapping(raw, where, ("from", "prefix", "to", "status", "query", "keep_path"), p)
         if not isinstance(raw, dict):
             continue
-        kinds = [k for k in ("from", "prefix") if rule.get(k) is not None]
-        if len(kinds) != 1:
+        kind = "from" if rule.get("from") is not None else "prefix"
+        if (rule.get("from") is None) == (rule.get("prefix") is None):
             p.add(where, "must have exactly one of from (an exact path) or prefix (a path prefix)")
             continue
-        kind = kinds[0]
         source = _value(rule, where, kind, str, p, allowed="a path such as /old-page")
         source = _path(source, f"{where}.{kind}", p, prefix=kind == "prefix") if source is not None else None
         target = _value(rule, where, "to", str, p, allowed="a path such as /new-page or an http(s) URL")
@@ -225,6 +285,62 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         if kind == "prefix":
             entry["keep_path"] = keep_path
         kept.append((i, entry))
+    check = p.operator_checks.get("redirects")
+    if check is not None:
+        check(kept, p)
+    return [entry for _, entry in kept]
+
+
+def _target_path(target: str) -> str | None:
+    """The decoded path a relative redirect target sends the viewer to; None for an absolute URL."""
+    if not target.startswith("/"):
+        return None
+    return unquote(target.partition("#")[0].partition("?")[0])
+
+
+def _target(raw: str, where: str, p: _Problems) -> str | None:
+    if (not raw.isprintable() and _CONTROL_RE.search(raw)) or " " in raw or len(raw) > 2048:
+        p.add(where, f"must be at most 2048 characters without spaces or control characters, got {_describe(raw)}")
+        return None
+    if raw.startswith("/"):
+        # Browsers read //host and /\host (also percent-encoded, once the viewer follows it) as another site.
+        if unquote(raw)[1:2] in ("/", "\\"):
+            p.add(where, f"must be a path starting with a single / (//host and /\\host name another site), "
+                  f"got {_describe(raw)}")
+            return None
+        return raw
+    if _PLAIN_URL_RE.match(raw) or _is_http_url(raw):
+        return raw
+    p.add(where, f"must be a path starting with a single / or an http(s) URL with a host, got {_describe(raw)}")
+    return None
+
+
+# An http(s) URL with an ASCII host name and no user, port or brackets, all of which urlsplit reads
+# as _is_http_url wants: it needs no urllib.parse.
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(?:[/?#][!-~]*)?\Z")
+
+
+def _is_http_url(raw: str) -> bool:
+    """True for an http or https URL with a host (and a port, if any, from 0 to 65535)."""
+    try:
+        parts = _urllib_parse().urlsplit(raw)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed authority, e.g. http://[::1
+        return False
+
+
+# @bake: none
+# --- redirect chains and loops: the CLI's check before a push, at no edge ----------------------
+#
+# A chain costs viewers a round trip per hop, and a loop ends in the browser's "too many redirects":
+# operator mistakes that the CLI refuses. Neither harms the function, which answers each request with
+# one precomputed response, so the edge does not follow chains: that costs 120-300 ms of CPU for
+# 10,000 rules, seconds of a viewer's wait at 128 MB on every load of a new version.
+
+
+def _check_redirect_chains(kept: list[tuple[int, dict]], p: _Problems) -> None:
+    """Refuse exact rules that point at another rule's path, and every loop or chain over MAX_REDIRECT_HOPS."""
     # A chain of exact rules (A -> B, B -> C) costs the viewer a round trip per hop and can loop.
     exact_at = {entry["from"]: i for i, entry in kept if "from" in entry}
     for i, entry in kept:
@@ -237,7 +353,6 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         what = "makes a redirect loop" if not endless else f"is part of a chain of more than {MAX_REDIRECT_HOPS} redirects"
         p.add(f"redirects[{rules[0]}]", f"{what}{' with ' + others if others else ''}: {chain} "
               "(browsers give up with \"too many redirects\")")
-    return [entry for _, entry in kept]
 
 
 # Browsers stop after about 20 redirects (Chrome and Firefox: 20): a longer chain fails like a loop.
@@ -321,41 +436,15 @@ def _redirect_loops(kept: list[tuple[int, dict]]) -> list[tuple[list[int], str, 
     return sorted(loops.values())
 
 
-def _target_path(target: str) -> str | None:
-    """The decoded path a relative redirect target sends the viewer to; None for an absolute URL."""
-    if not target.startswith("/"):
-        return None
-    return unquote(target.partition("#")[0].partition("?")[0])
+_OPERATOR_CHECKS["redirects"] = _check_redirect_chains
 
 
-def _target(raw: str, where: str, p: _Problems) -> str | None:
-    if _CONTROL_RE.search(raw) or " " in raw or len(raw) > 2048:
-        p.add(where, f"must be at most 2048 characters without spaces or control characters, got {_describe(raw)}")
-        return None
-    if raw.startswith("/"):
-        # Browsers read //host and /\host (also percent-encoded, once the viewer follows it) as another site.
-        if unquote(raw)[1:2] in ("/", "\\"):
-            p.add(where, f"must be a path starting with a single / (//host and /\\host name another site), "
-                  f"got {_describe(raw)}")
-            return None
-        return raw
-    try:
-        parts = urlsplit(raw)
-        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
-        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # a malformed authority, e.g. http://[::1
-        absolute = False
-    if absolute:
-        return raw
-    p.add(where, f"must be a path starting with a single / or an http(s) URL with a host, got {_describe(raw)}")
-    return None
-
-
+# @bake: viewer-request
 def _validate_rewrites(data: Any, p: _Problems) -> dict:
     rw = _mapping(data, "rewrites", ("directory_index", "spa_fallback", "spa_index", "spa_exclude_prefixes"), p)
     index = _value(rw, "rewrites", "directory_index", str, p, default="index.html",
                    allowed="a file name such as index.html, or \"\" to turn it off",
-                   check=lambda v: v == "" or bool(_FILE_NAME_RE.match(v)))
+                   check=lambda v: v == "" or bool(re.match(_FILE_NAME_PATTERN, v)))
     spa = _value(rw, "rewrites", "spa_fallback", bool, p, default=False)
     spa_index = _value(rw, "rewrites", "spa_index", str, p, default="/index.html", allowed="a path such as /index.html")
     if spa_index is not None:
@@ -373,6 +462,7 @@ def _validate_rewrites(data: Any, p: _Problems) -> dict:
             "spa_index": spa_index or "/index.html", "spa_exclude_prefixes": excludes}
 
 
+# @bake: all
 def _validate_experiments(data: Any, p: _Problems) -> list[dict]:
     out = []
     names: dict[str, int] = {}
@@ -391,7 +481,7 @@ def _validate_experiments(data: Any, p: _Problems) -> list[dict]:
                          check=lambda v: 1 <= v <= 400)
         id_cookie = _value(exp, where, "viewer_id_cookie", str, p, default="",
                            allowed="a cookie name, or \"\" to identify viewers by IP and User-Agent",
-                           check=lambda v: v == "" or bool(_COOKIE_NAME_RE.match(v)))
+                           check=lambda v: v == "" or bool(re.match(_COOKIE_NAME_PATTERN, v)))
         if name is not None:
             if name in names:
                 p.add(f"{where}.name", f"repeats experiments[{names[name]}].name {name!r}")
@@ -471,6 +561,7 @@ def _validate_variants(data: Any, where: str, p: _Problems) -> list[dict] | None
     return out if ok and out else None
 
 
+# @bake: viewer-request
 def _validate_maintenance(data: Any, p: _Problems) -> dict:
     m = _mapping(data, "maintenance", ("enabled", "retry_after_seconds", "allow_cidrs", "body_html"), p)
     enabled = _value(m, "maintenance", "enabled", bool, p, default=False)
@@ -485,6 +576,7 @@ def _validate_maintenance(data: Any, p: _Problems) -> dict:
         try:
             if not isinstance(raw, str):
                 raise ValueError
+            import ipaddress  # on first need: see _urllib_parse
             network = str(ipaddress.ip_network(raw.strip(), strict=False))
         except ValueError:
             p.add(where, f"must be an IPv4 or IPv6 address or CIDR such as 203.0.113.0/24 or 2001:db8::/32, "
@@ -494,6 +586,10 @@ def _validate_maintenance(data: Any, p: _Problems) -> dict:
             cidrs.append(network)
     return {"enabled": bool(enabled), "retry_after_seconds": retry or 600, "allow_cidrs": cidrs,
             "body_html": body or ""}
+
+
+# @bake: origin-response
+_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}\Z")
 
 
 def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
@@ -529,34 +625,36 @@ def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
     return out
 
 
-def validate_config(doc: Any) -> tuple[dict, list[tuple[str, str]]]:
-    """Check an edge configuration; return it normalized (defaults filled in) and its problems as (field path, message)."""
-    p = _Problems()
+# @bake: all
+def validate_config(doc: Any, operator_checks: bool = True) -> tuple[dict, list[tuple[str, str]]]:
+    """Check an edge configuration; return it normalized (defaults filled in) and its problems as (field path, message).
+
+    It checks each section this module holds: all of them, but in a baked index.py only those its trigger
+    applies. `operator_checks` adds the checks only the CLI runs before a push (redirect chains and loops).
+    """
+    p = _Problems(_OPERATOR_CHECKS if operator_checks else {})
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         return {}, [("(top level)", f"must be a mapping, got {_describe(doc)}")]
     _mapping(doc, "", _TOP_KEYS, p)
-    normalized = {
-        "redirects": _validate_redirects(doc.get("redirects"), p),
-        "rewrites": _validate_rewrites(doc.get("rewrites"), p),
-        "experiments": _validate_experiments(doc.get("experiments"), p),
-        "maintenance": _validate_maintenance(doc.get("maintenance"), p),
-        "cache_control": _validate_cache_control(doc.get("cache_control"), p),
-    }
+    normalized = {name: _SECTIONS[name][0](doc.get(name), p) for name in _TOP_KEYS if name in _SECTIONS}
     return normalized, p.items
 
 
+# @bake: none
 def canonical_json(doc: dict) -> str:
     """The stored form of a configuration: compact JSON with sorted keys, so equal configs hash equally."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# @bake: all
 def content_hash(content: str) -> str:
     """`sha256:<hex>` of the stored content."""
-    return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return "sha256:" + _hashlib.openssl_sha256(content.encode("utf-8")).hexdigest()
 
 
+# @bake: origin-response
 # --- path patterns: a regular-expression subset matched in linear time --------------------------
 #
 # Cache-Control rules match viewer-controlled paths. Python's `re` backtracks: `^/(a+)+$` or
@@ -565,6 +663,9 @@ def content_hash(content: str) -> str:
 # tree, built into a Thompson NFA, and turned at load time into a DFA (subset construction) whose
 # size is bounded. Matching is one table step per character: time linear in the path, whatever
 # the pattern. Constructs that no finite automaton can match (backreferences, lookaround) are refused.
+
+import bisect  # noqa: E402 -- here, not at the top: only the origin-response function needs these
+import warnings  # noqa: E402
 
 MAX_PATTERN_LENGTH = 512
 MAX_REPEAT = 100  # the largest {m,n} bound
@@ -1119,6 +1220,7 @@ def _compile_path_pattern(kind: str, pattern: str) -> PathPattern:
     return PathPattern(pattern, _RegexParser(pattern).parse())
 
 
+# @bake: all
 # --- the compiled form: built once per load, read on every request ------------------------------
 
 _LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~"
@@ -1132,13 +1234,19 @@ def _record(cls: type) -> type:
     every cold start's CPU, ~0.15 s at 128 MB. Slots keep attribute reads as fast (namedtuple's are not).
     """
     fields = tuple(cls.__annotations__)
+    set_field = object.__setattr__
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        values = dict(zip(fields, args), **kwargs)
-        if len(args) + len(kwargs) != len(fields) or values.keys() != set(fields):
-            raise TypeError(f"{cls.__name__}() takes exactly the fields {', '.join(fields)}")
-        for name in fields:
-            object.__setattr__(self, name, values[name])
+        given = len(args) + len(kwargs)
+        if args:
+            kwargs.update(zip(fields, args))
+        try:
+            if given != len(fields) or len(kwargs) != given:
+                raise KeyError
+            for name in fields:  # len(kwargs) == len(fields) and each is there: exactly the fields
+                set_field(self, name, kwargs[name])
+        except KeyError:
+            raise TypeError(f"{cls.__name__}() takes exactly the fields {', '.join(fields)}") from None
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
         raise AttributeError(f"{cls.__name__} is immutable")
@@ -1159,6 +1267,34 @@ def _record(cls: type) -> type:
 
 
 @_record
+class CompiledConfig:
+    """A validated configuration in lookup form: dicts keyed by path, no per-request scans."""
+
+    version: int
+    content_hash: str
+    exact_redirects: dict
+    prefix_redirects: dict
+    directory_index: str
+    spa_index: str
+    spa_excludes: dict
+    experiments: dict
+    experiment_routes: dict
+    maintenance: Maintenance | None
+    cache_rules: tuple
+
+
+def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledConfig:
+    """Turn a normalized configuration (from validate_config) into lookup tables, for the sections this module holds."""
+    fields = {"exact_redirects": {}, "prefix_redirects": {}, "directory_index": "", "spa_index": "",
+              "spa_excludes": {}, "experiments": {}, "experiment_routes": {}, "maintenance": None, "cache_rules": ()}
+    for name, (_, compile_section) in _SECTIONS.items():
+        if name in doc:
+            fields.update(compile_section(doc[name]))
+    return CompiledConfig(version=version, content_hash=digest, **fields)
+
+
+# @bake: viewer-request
+@_record
 class Redirect:
     """A redirect rule, with its Location precomputed."""
 
@@ -1172,6 +1308,53 @@ class Redirect:
     on_site: bool  # a relative target: the Location must stay on this site, whatever the viewer's path
 
 
+def _compile_redirects(redirects: list[dict]) -> dict:
+    exact, prefixed = {}, {}
+    for rule in redirects:
+        target = quote(rule["to"], safe=_LOCATION_SAFE)
+        location, _, fragment = target.partition("#")
+        compiled = Redirect(status=str(rule["status"]), description=REDIRECT_STATUSES[rule["status"]],
+                            location=location, fragment="#" + fragment if fragment else "",
+                            keep_query=rule["query"] == "keep", prefix=rule.get("prefix", ""),
+                            keep_path=rule.get("keep_path", False), on_site=rule["to"].startswith("/"))
+        (prefixed if "prefix" in rule else exact)[rule.get("prefix", rule.get("from"))] = compiled
+    return {"exact_redirects": exact, "prefix_redirects": prefixed}
+
+
+_SECTIONS["redirects"] = (_validate_redirects, _compile_redirects)
+
+
+def _compile_rewrites(rw: dict) -> dict:
+    return {"directory_index": quote(rw["directory_index"], safe=_PATH_SAFE),
+            "spa_index": quote(rw["spa_index"], safe=_PATH_SAFE) if rw["spa_fallback"] else "",
+            "spa_excludes": {prefix: True for prefix in rw["spa_exclude_prefixes"]}}
+
+
+_SECTIONS["rewrites"] = (_validate_rewrites, _compile_rewrites)
+
+
+@_record
+class Maintenance:
+    """Maintenance mode: a 503 page for every viewer outside the allowed networks."""
+
+    networks: tuple
+    retry_after: str
+    body: str
+
+
+def _compile_maintenance(m: dict) -> dict:
+    if not m["enabled"]:
+        return {"maintenance": None}
+    import ipaddress  # on first need: see _urllib_parse
+    return {"maintenance": Maintenance(networks=tuple(ipaddress.ip_network(c) for c in m["allow_cidrs"]),
+                                      retry_after=str(m["retry_after_seconds"]),
+                                      body=m["body_html"] or DEFAULT_MAINTENANCE_PAGE)}
+
+
+_SECTIONS["maintenance"] = (_validate_maintenance, _compile_maintenance)
+
+
+# @bake: all
 @_record
 class Variant:
     """One arm of an experiment; origin_prefix is prepended to the origin path."""
@@ -1199,45 +1382,9 @@ class Experiment:
         return self.cumulative[-1]
 
 
-@_record
-class Maintenance:
-    """Maintenance mode: a 503 page for every viewer outside the allowed networks."""
-
-    networks: tuple
-    retry_after: str
-    body: str
-
-
-@_record
-class CompiledConfig:
-    """A validated configuration in lookup form: dicts keyed by path, no per-request scans."""
-
-    version: int
-    content_hash: str
-    exact_redirects: dict
-    prefix_redirects: dict
-    directory_index: str
-    spa_index: str
-    spa_excludes: dict
-    experiments: dict
-    experiment_routes: dict
-    maintenance: Maintenance | None
-    cache_rules: tuple
-
-
-def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledConfig:
-    """Turn a normalized configuration (from validate_config) into lookup tables."""
-    exact, prefixed = {}, {}
-    for rule in doc["redirects"]:
-        target = quote(rule["to"], safe=_LOCATION_SAFE)
-        location, _, fragment = target.partition("#")
-        compiled = Redirect(status=str(rule["status"]), description=REDIRECT_STATUSES[rule["status"]],
-                            location=location, fragment="#" + fragment if fragment else "",
-                            keep_query=rule["query"] == "keep", prefix=rule.get("prefix", ""),
-                            keep_path=rule.get("keep_path", False), on_site=rule["to"].startswith("/"))
-        (prefixed if "prefix" in rule else exact)[rule.get("prefix", rule.get("from"))] = compiled
+def _compile_experiments(experiment_list: list[dict]) -> dict:
     experiments, routes = {}, {}
-    for e in doc["experiments"]:
+    for e in experiment_list:
         variants = tuple(Variant(v["name"], v["weight"], quote(v["origin_prefix"], safe=_PATH_SAFE))
                          for v in e["variants"])
         cumulative, total = [], 0
@@ -1253,26 +1400,25 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
         for raw, v in zip(e["variants"], variants):
             if raw["origin_prefix"]:
                 routes[raw["origin_prefix"] + ("" if exp.prefix == "/" else exp.prefix)] = (exp, v)
-    m = doc["maintenance"]
-    maintenance = None
-    if m["enabled"]:
-        maintenance = Maintenance(networks=tuple(ipaddress.ip_network(c) for c in m["allow_cidrs"]),
-                                  retry_after=str(m["retry_after_seconds"]),
-                                  body=m["body_html"] or DEFAULT_MAINTENANCE_PAGE)
-    rules = []
-    for rule in doc["cache_control"]:
+    return {"experiments": experiments, "experiment_routes": routes}
+
+
+_SECTIONS["experiments"] = (_validate_experiments, _compile_experiments)
+
+
+# @bake: origin-response
+def _compile_cache_control(rules: list[dict]) -> dict:
+    compiled = []
+    for rule in rules:
         kind = "path_regex" if "path_regex" in rule else "path"
-        rules.append((compile_path_pattern(kind, rule[kind]), rule["value"]))
-    rw = doc["rewrites"]
-    return CompiledConfig(
-        version=version, content_hash=digest, exact_redirects=exact, prefix_redirects=prefixed,
-        directory_index=quote(rw["directory_index"], safe=_PATH_SAFE),
-        spa_index=quote(rw["spa_index"], safe=_PATH_SAFE) if rw["spa_fallback"] else "",
-        spa_excludes={prefix: True for prefix in rw["spa_exclude_prefixes"]},
-        experiments=experiments, experiment_routes=routes, maintenance=maintenance, cache_rules=tuple(rules),
-    )
+        compiled.append((compile_path_pattern(kind, rule[kind]), rule["value"]))
+    return {"cache_rules": tuple(compiled)}
 
 
+_SECTIONS["cache_control"] = (_validate_cache_control, _compile_cache_control)
+
+
+# @bake: all
 def longest_prefix(table: dict, path: str) -> Any:
     """The value for the longest key of `table` that is `path` or one of its /-separated ancestors.
 
@@ -1292,6 +1438,7 @@ def longest_prefix(table: dict, path: str) -> Any:
     return None
 
 
+# @bake: viewer-request, viewer-response
 # --- per-request logic (pure: a config and a CloudFront request in, a decision out) ------------
 
 
@@ -1312,7 +1459,7 @@ def cookie_value(headers: dict, name: str) -> str | None:
 
 def assignment_bucket(experiment_name: str, viewer_id: str, total_weight: int) -> int:
     """A deterministic, uniform bucket in [0, total_weight) for a viewer in an experiment."""
-    digest = hashlib.blake2b(f"{experiment_name}\x00{viewer_id}".encode("utf-8", "surrogatepass"),
+    digest = _blake2.blake2b(f"{experiment_name}\x00{viewer_id}".encode("utf-8", "surrogatepass"),
                              digest_size=8).digest()
     return (int.from_bytes(digest, "big") * total_weight) >> 64
 
@@ -1320,7 +1467,10 @@ def assignment_bucket(experiment_name: str, viewer_id: str, total_weight: int) -
 def assign_variant(experiment: Experiment, viewer_id: str) -> Variant:
     """The variant a viewer id falls into, by weight; the same id always gets the same variant."""
     bucket = assignment_bucket(experiment.name, viewer_id, experiment.total_weight)
-    return experiment.variants[bisect.bisect_right(experiment.cumulative, bucket)]
+    for variant, weight_so_far in zip(experiment.variants, experiment.cumulative):  # at most 10 variants
+        if bucket < weight_so_far:
+            return variant
+    raise ValueError(f"bucket {bucket} beyond the total weight {experiment.total_weight}")
 
 
 def viewer_id(experiment: Experiment, request: dict) -> str:
@@ -1343,9 +1493,11 @@ def choose_variant(experiment: Experiment, request: dict) -> tuple[Variant, bool
     return assign_variant(experiment, viewer_id(experiment, request)), False
 
 
+# @bake: viewer-request
 def _client_allowed(maintenance: Maintenance, client_ip: str) -> bool:
     if not maintenance.networks:
         return False
+    import ipaddress  # loaded with the networks (_compile_maintenance)
     try:
         address = ipaddress.ip_address(client_ip)
     except ValueError:
@@ -1367,7 +1519,7 @@ def _generated(status: str, description: str, headers: dict, body: str = "") -> 
     return response if size <= MAX_GENERATED_RESPONSE_BYTES else None
 
 
-_SEPARATORS_RE = re.compile(r"[/\\]+")
+_SEPARATORS_PATTERN = r"[/\\]+"  # compiled by re.split on first use: few paths need it
 _QUERY_SAFE = _LOCATION_SAFE.replace("#", "")
 
 
@@ -1379,7 +1531,7 @@ def normalize_path(path: str) -> str:
     """
     if "//" not in path and "\\" not in path and "/." not in path:
         return path
-    pieces = _SEPARATORS_RE.split(path)
+    pieces = re.split(_SEPARATORS_PATTERN, path)
     segments: list[str] = []
     for segment in pieces:
         if segment == "..":
@@ -1441,6 +1593,7 @@ def route_viewer_request(config: CompiledConfig, request: dict) -> dict | str | 
     return None if new_uri == uri else new_uri
 
 
+# @bake: viewer-response
 def experiment_cookie(config: CompiledConfig, request: dict) -> str | None:
     """The Set-Cookie value that makes a viewer's experiment assignment sticky, or None if already sticky."""
     hit = longest_prefix(config.experiment_routes, unquote(request.get("uri") or "/"))
@@ -1457,6 +1610,7 @@ def experiment_cookie(config: CompiledConfig, request: dict) -> str | None:
             "Secure; SameSite=Lax")
 
 
+# @bake: origin-response
 def cache_control_for(config: CompiledConfig, request: dict, response: dict) -> str | None:
     """The Cache-Control value to add to an origin response that has none, by path rule (first match)."""
     status = str(response.get("status", ""))
@@ -1487,6 +1641,7 @@ def cache_control_for_path(config: CompiledConfig, path: str) -> str | None:
     return None
 
 
+# @bake: all
 # --- configuration loading: one GetItem per TTL window, last good config kept -------------------
 
 
@@ -1515,13 +1670,15 @@ def parse_item(item: dict) -> CompiledConfig:
         doc = json.loads(content)
     except (ValueError, RecursionError) as exc:  # not UTF-8 text, not JSON, or JSON nested beyond the stack
         raise InvalidItem(f"content is not JSON: {exc!r:.200}") from None
-    normalized, problems = validate_config(doc)
+    # The sections this trigger applies, without the CLI's redirect-chain analysis (see _check_redirect_chains).
+    normalized, problems = validate_config(doc, operator_checks=False)
     if problems:
         raise InvalidItem("; ".join(f"{path}: {message}" for path, message in problems[:5]))
     return compile_config(normalized, version, digest)
 
 
 def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    import math  # on first need: a table without replicas has nothing to order
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6371 * math.asin(math.sqrt(h))
@@ -1530,7 +1687,7 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 def nearest_regions(here: str, table_regions: list[str]) -> list[str]:
     """The table regions ordered nearest first from `here`; an unknown region keeps the given order (primary first)."""
     origin = REGION_COORDINATES.get(here)
-    if origin is None:
+    if origin is None or len(table_regions) < 2:
         return list(table_regions)
     far = float("inf")
     return sorted(table_regions, key=lambda r: 0.0 if r == here else (
@@ -1547,6 +1704,11 @@ def _log(event: str, **fields: Any) -> None:
 # so that is ~4 s of a viewer's wait on every new container, against a 5 s viewer-trigger limit. The
 # one call the functions make needs only a SigV4 signature, a TLS connection and one HTTP/1.1 exchange.
 # http.client is not used either: it imports the email package, ~10 ms more of cold-start CPU.
+#
+# Nor are the socket and ssl modules: they wrap the C modules _socket and _ssl, which do the work, in
+# Python classes and enums whose import costs ~10 ms of every cold start's CPU (~0.14 s at 128 MB). The
+# client makes the few calls it needs on the C modules directly, as ssl.SSLSocket does: OpenSSL checks
+# the certificate chain and the host name the same way.
 
 GET_ITEM_TARGET = "DynamoDB_20120810.GetItem"
 # The limits the boto3 client had: connect 1 s, read 1 s, one attempt. A viewer trigger has 5 s in all,
@@ -1601,31 +1763,42 @@ def sign_v4(host: str, headers: dict, body: bytes, region: str, service: str,
     signed_names = ";".join(names)
     canonical_request = "\n".join((
         "POST", "/", "", "".join(f"{name}:{canonical[name]}\n" for name in names), signed_names,
-        hashlib.sha256(body).hexdigest()))
+        _hashlib.openssl_sha256(body).hexdigest()))
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     string_to_sign = "\n".join((
-        "AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()))
+        "AWS4-HMAC-SHA256", amz_date, scope, _hashlib.openssl_sha256(canonical_request.encode("utf-8")).hexdigest()))
     key = ("AWS4" + secret_key).encode("utf-8")
     # HMAC-SHA256 down the chain: the signing key of date, region and service, then the signature.
     for part in (amz_date[:8], region, service, "aws4_request", string_to_sign):
-        key = hmac.digest(key, part.encode("utf-8"), "sha256")
+        key = _hashlib.hmac_digest(key, part.encode("utf-8"), "sha256")  # hmac.digest
     signature = key.hex()
     signed["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
                                f"SignedHeaders={signed_names}, Signature={signature}")
     return signed
 
 
-def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> ssl.SSLContext | None:
-    """ssl.create_default_context() that trusts only the system store's certificates among `roots`.
+def client_tls_context(cadata: bytes | None = None) -> _ssl._SSLContext:
+    """What ssl.create_default_context(cadata=cadata) returns in Python 3.13, the functions' runtime, without
+    importing ssl: certificate and host name verified, TLS 1.2 or later, strict X.509 checks. Without
+    cadata it trusts the system store (ssl's load_default_certs on Linux)."""
+    context = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname, as ssl's client
+    context.verify_flags |= _ssl.VERIFY_X509_PARTIAL_CHAIN | _ssl.VERIFY_X509_STRICT
+    if cadata:
+        context.load_verify_locations(None, None, cadata)
+    else:
+        context.set_default_verify_paths()
+    return context
+
+
+def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> _ssl._SSLContext | None:
+    """client_tls_context() that trusts only the system store's certificates among `roots`.
 
     None if the store is not one file or holds none of them. Loading the whole store (~140 roots) costs
     ~40 ms of CPU, over 0.5 s at 128 MB; an AWS endpoint needs one of these few.
     """
-    cafile = ssl.get_default_verify_paths().cafile
-    if not cafile:
-        return None
+    env_name, default_file = _ssl.get_default_verify_paths()[:2]  # SSL_CERT_FILE overrides, as for OpenSSL
     try:
-        with open(cafile, "rb") as store:
+        with open(os.environ.get(env_name) or default_file, "rb") as store:
             pem = store.read()
     except OSError:
         return None
@@ -1635,35 +1808,116 @@ def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> ssl.SSLContex
             der = binascii.a2b_base64(block.partition(b"-----END CERTIFICATE-----")[0])
         except binascii.Error:
             continue
-        if hashlib.sha256(der).hexdigest() in roots:
+        if _hashlib.openssl_sha256(der).hexdigest() in roots:
             found.append(der)
-    return ssl.create_default_context(cadata=b"".join(found)) if found else None
+    return client_tls_context(b"".join(found)) if found else None
 
 
 # The container's TLS contexts, built on first use and shared by every region's connection.
-_tls_contexts: dict[str, ssl.SSLContext] = {}
+_tls_contexts: dict[str, _ssl._SSLContext] = {}
 
 
-def _system_tls_context() -> ssl.SSLContext:
+def _system_tls_context() -> _ssl._SSLContext:
     if "system" not in _tls_contexts:
-        _tls_contexts["system"] = ssl.create_default_context()
+        _tls_contexts["system"] = client_tls_context()
     return _tls_contexts["system"]
 
 
-def _aws_tls_context() -> ssl.SSLContext:
+def _aws_tls_context() -> _ssl._SSLContext:
     if "aws" not in _tls_contexts:
         _tls_contexts["aws"] = aws_tls_context() or _system_tls_context()
     return _tls_contexts["aws"]
 
 
+class _Socket(_socket.socket):
+    """A socket the TLS object can hold a weak reference to, as it does to a socket.socket."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _tcp_connection(address: tuple[str, int], timeout: float) -> _Socket:
+    """socket.create_connection: a TCP connection to the first of the host's addresses that answers."""
+    host, port = address
+    error: OSError | None = None
+    # The host name as ASCII bytes: given a str, getaddrinfo encodes it with the IDNA codec, whose import
+    # (with stringprep and unicodedata) costs ~1.5 ms of a cold start's CPU. AWS endpoint names are ASCII.
+    addresses = _socket.getaddrinfo(host.encode("ascii"), port, 0, _socket.SOCK_STREAM)
+    for family, kind, protocol, _, target in addresses:
+        sock = _Socket(family, kind, protocol)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(target)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"no address for {host}")
+
+
+class _TLSConnection:
+    """A TLS connection: whole writes, and reads buffered as a file gives them (readline, read)."""
+
+    def __init__(self, raw: _Socket, tls: Any) -> None:
+        self.raw = raw
+        self.tls = tls
+        self._buffer = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self.tls.write(view):]
+
+    def readline(self, limit: int) -> bytes:
+        """Up to `limit` bytes, through the first line break; less at the end of the stream."""
+        start = 0
+        while True:
+            end = self._buffer.find(b"\n", start, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            start = len(self._buffer)
+            if start >= limit or not self._fill():
+                return self._take(limit)
+
+    def read(self, size: int) -> bytes:
+        """`size` bytes; less at the end of the stream."""
+        while len(self._buffer) < size and self._fill():
+            pass
+        return self._take(size)
+
+    def closed_by_peer(self) -> bool:
+        """True if the server closed the idle connection (or sent something unasked): don't reuse it."""
+        try:
+            import select  # on the first reuse of a connection, not on a cold start's first read
+            return bool(self._buffer) or self.tls.pending() > 0 or bool(select.select([self.raw], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def _fill(self) -> bool:
+        try:
+            chunk = self.tls.read(65536)
+        except (_ssl.SSLZeroReturnError, _ssl.SSLEOFError):  # closed, with or without TLS's close_notify
+            chunk = b""
+        self._buffer += chunk
+        return bool(chunk)
+
+
 class DynamoDBClient:
     """GetItem on one region's DynamoDB over one kept-alive HTTPS connection, signed with the function's role.
 
-    The certificate is verified, host name included. `endpoint` ("host:port") and `tls_context` replace
-    the AWS endpoint and its trust store in tests; a given context is used as is.
+    The certificate is verified, host name included. `endpoint` ("host:port") and `tls_context` (an
+    ssl.SSLContext, or client_tls_context()) replace the AWS endpoint and its trust store in tests; a given
+    context is used as is.
     """
 
-    def __init__(self, region: str, endpoint: str | None = None, tls_context: ssl.SSLContext | None = None,
+    def __init__(self, region: str, endpoint: str | None = None, tls_context: _ssl._SSLContext | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
         self.region = region
         self.host = endpoint or dynamodb_host(region)
@@ -1672,9 +1926,8 @@ class DynamoDBClient:
         self._tls_context = tls_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._sock: ssl.SSLSocket | None = None
-        self._reader: Any = None
-        self._session: tuple[ssl.SSLContext | None, ssl.SSLSession | None] = (None, None)
+        self._connection: _TLSConnection | None = None
+        self._session: tuple[_ssl._SSLContext | None, Any] = (None, None)
 
     def get_item(self, table_name: str, key: dict) -> dict:
         """The GetItem response ({"Item": ...}, or {} without such an item); raise DynamoDBError on any failure."""
@@ -1688,7 +1941,7 @@ class DynamoDBClient:
         request = f"POST / HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode("utf-8") + body
         try:
             status, payload = self._exchange(request)
-        except (OSError, ValueError) as exc:  # ssl.SSLError and socket timeouts are OSErrors
+        except (OSError, ValueError) as exc:  # TLS errors, socket timeouts and name lookups are OSErrors
             raise DynamoDBError(f"{self.host}: {type(exc).__name__}: {exc}") from None
         if status == 200:
             try:
@@ -1702,22 +1955,21 @@ class DynamoDBClient:
 
     def close(self) -> None:
         """Drop the connection; the next read opens a new one."""
-        for stream in (self._reader, self._sock):  # the socket closes once its reader has
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        self._sock = self._reader = None
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except OSError:
+                pass
+        self._connection = None
 
     def _exchange(self, request: bytes) -> tuple[int, bytes]:
-        reused = self._sock is not None and not _closed_by_peer(self._sock)
+        reused = self._connection is not None and not self._connection.closed_by_peer()
         if not reused:
             self.close()
             self._connect()
         try:
             return self._send(request)
-        except (ConnectionError, ssl.SSLEOFError):
+        except (ConnectionError, _ssl.SSLEOFError):
             if not reused:
                 raise
         # The server closed the kept-alive connection as the request went out. GetItem only reads, so
@@ -1729,7 +1981,7 @@ class DynamoDBClient:
         context = self._tls_context or _aws_tls_context()
         try:
             self._handshake(context)
-        except ssl.SSLCertVerificationError:
+        except _ssl.SSLCertVerificationError:
             if self._tls_context is not None or context is _system_tls_context():
                 raise
             # Not issued under an Amazon Trust Services root: check it against the whole system store,
@@ -1737,38 +1989,35 @@ class DynamoDBClient:
             _tls_contexts["aws"] = _system_tls_context()
             self._handshake(_tls_contexts["aws"])
 
-    def _handshake(self, context: ssl.SSLContext) -> None:
+    def _handshake(self, context: _ssl._SSLContext) -> None:
         last_context, session = self._session
-        raw = socket.create_connection(self._address, timeout=self.connect_timeout)
+        raw = _tcp_connection(self._address, self.connect_timeout)
         try:
-            sock = context.wrap_socket(raw, server_hostname=self._address[0],
+            # As ssl.SSLContext.wrap_socket: the C object sets the SNI name and has OpenSSL check the
+            # certificate for the host name (or the IP address), then the handshake runs under the
+            # connect timeout.
+            tls = context._wrap_socket(raw, False, self._address[0],
                                        session=session if last_context is context else None)
+            tls.do_handshake()
         except BaseException:
             raw.close()
             raise
-        sock.settimeout(self.read_timeout)
-        self._sock, self._reader = sock, sock.makefile("rb")
+        raw.settimeout(self.read_timeout)
+        self._connection = _TLSConnection(raw, tls)
 
     def _send(self, request: bytes) -> tuple[int, bytes]:
+        connection = self._connection
         try:
-            self._sock.sendall(request)
-            status, keep_alive, payload = _read_response(self._reader)
+            connection.sendall(request)
+            status, keep_alive, payload = _read_response(connection)
         except BaseException:
             self.close()
             raise
         # Lets a new connection, if the next read needs one, resume this TLS session (no certificate check).
-        self._session = (self._sock.context, self._sock.session)
+        self._session = (connection.tls.context, connection.tls.session)
         if not keep_alive:
             self.close()
         return status, payload
-
-
-def _closed_by_peer(sock: ssl.SSLSocket) -> bool:
-    """True if the server closed an idle kept-alive connection (or sent something unasked): don't reuse it."""
-    try:
-        return sock.pending() > 0 or bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
 
 
 def _read_response(reader: Any) -> tuple[int, bool, bytes]:
@@ -1933,6 +2182,7 @@ def _cf(event: dict) -> dict:
     return event["Records"][0]["cf"]
 
 
+# @bake: viewer-request
 def viewer_request(event: dict, context: Any = None) -> dict:
     """Viewer-request trigger: maintenance page, redirects, index/SPA rewrites, experiment routing."""
     request = None
@@ -1952,6 +2202,7 @@ def viewer_request(event: dict, context: Any = None) -> dict:
         return request
 
 
+# @bake: viewer-response
 def viewer_response(event: dict, context: Any = None) -> dict:
     """Viewer-response trigger: the per-viewer Set-Cookie that keeps an experiment assignment sticky."""
     response = None
@@ -1971,6 +2222,7 @@ def viewer_response(event: dict, context: Any = None) -> dict:
         return response
 
 
+# @bake: origin-response
 def origin_response(event: dict, context: Any = None) -> dict:
     """Origin-response trigger: Cache-Control by path rule for responses that lack one (cached with the object)."""
     response = None

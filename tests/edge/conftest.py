@@ -160,14 +160,14 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The functions' DynamoDB client connects to local test endpoints only, never to AWS."""
-    connect = socket.create_connection
+    connect = edge_handler._tcp_connection
 
-    def create_connection(address, *args, **kwargs):
+    def tcp_connection(address, *args, **kwargs):
         if address[0] not in ("127.0.0.1", "localhost", "::1"):
             raise ConnectionRefusedError(f"tests never reach AWS: connection to {address[0]} refused")
         return connect(address, *args, **kwargs)
 
-    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setattr(edge_handler, "_tcp_connection", tcp_connection)
 
 
 @pytest.fixture

@@ -177,6 +177,16 @@ def test_invalid_file_is_never_written(capsys, tmp_path, prod_table):
     assert items(prod_table) == []
 
 
+def test_validate_and_push_refuse_a_redirect_loop_that_the_edge_does_not_look_for(capsys, tmp_path, prod_table):
+    # The functions leave chains and loops to the CLI (edge_handler._check_redirect_chains): it must refuse them.
+    file = edge_file(tmp_path, {"redirects": [{"from": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}]})
+    for action in ("validate", "push"):
+        code, out, err = cli(capsys, action, "--env", "prod", "--file", file)
+        assert code == 2 and out == ""
+        assert f"{file}: redirects[0]: makes a redirect loop with redirects[1]: /a -> /b -> /a" in err
+    assert items(prod_table) == []
+
+
 # --- conflicts ---------------------------------------------------------------------------------
 
 

@@ -313,17 +313,36 @@ def test_the_default_timeouts_are_one_second_each():
 # --- certificates --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("context", ["ssl module", "client_tls_context"])
 @pytest.mark.parametrize("certificate", ["self_signed_files", "wrong_host_files"])
-def test_a_certificate_that_does_not_verify_is_refused(cf, pki, handler, capsys, certificate):
+def test_a_certificate_that_does_not_verify_is_refused(cf, pki, handler, capsys, certificate, context):
     server = FakeDynamoDB(getattr(pki, certificate))
+    tls_context = (pki.client_context() if context == "ssl module"
+                   else edge_handler.client_tls_context(ssl.PEM_cert_to_DER_cert(pki.ca_file.read_text())))
     try:
         server.put(TABLE, cf.current_item("prod", V1, 1))
-        handler(server.endpoint, ["us-west-2"])
+        handler(server.endpoint, ["us-west-2"], tls_context=tls_context)
         assert _location(cf) == "pass-through"
         assert server.requests == []
     finally:
         server.close()
     assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().out
+
+
+def test_the_client_context_is_what_python_3_13s_default_context_is(monkeypatch):
+    # The functions build their TLS context on _ssl, without importing ssl (see client_tls_context);
+    # Python 3.13, their runtime, adds the partial-chain and strict X.509 flags to the default context.
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    ours, default = edge_handler.client_tls_context(), ssl.create_default_context()
+    assert ours.verify_mode == default.verify_mode == ssl.CERT_REQUIRED
+    assert ours.check_hostname and default.check_hostname
+    assert ours._host_flags == default._host_flags
+    assert (ours.minimum_version, ours.maximum_version) == (default.minimum_version, default.maximum_version)
+    assert ours.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert ours.options == default.options
+    assert ours.get_ciphers() == default.get_ciphers()
+    assert ours.verify_flags == default.verify_flags | ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+    assert ours.cert_store_stats() == default.cert_store_stats() and ours.cert_store_stats()["x509_ca"] > 100
 
 
 def test_the_trusted_roots_are_the_aws_roots_of_the_system_store(monkeypatch, tmp_path, pki):

@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import types
+import urllib.parse
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from templates.edge_functions import edge_handler
+from templates.edge_functions import TRIGGERS, bake_source, edge_handler
 
 # Deterministic (the suite's convention) and sized to keep this file at a few seconds; the
 # deadline fails an example that takes a handler unusually long.
@@ -125,6 +127,63 @@ def test_any_table_item_is_used_or_refused_as_invalid(content, schema, version, 
     except edge_handler.InvalidItem:
         return
     assert isinstance(compiled, edge_handler.CompiledConfig) and compiled.version >= 1
+
+
+# The functions import urllib.parse only for what needs it (edge_handler._urllib_parse): the same answers.
+url_texts = st.text(alphabet="htps:/\\[]@.-_~?#&=+%aZ09é \t", max_size=30)
+
+
+@settings(FUZZ, max_examples=400)
+@given(text=st.one_of(url_texts, st.text(max_size=20)),
+       safe=st.sampled_from([edge_handler._LOCATION_SAFE, edge_handler._PATH_SAFE, edge_handler._QUERY_SAFE, ""]))
+def test_quote_and_unquote_answer_as_urllib_parse_does(text, safe):
+    assert edge_handler.quote(text, safe) == urllib.parse.quote(text, safe=safe)
+    assert edge_handler.unquote(text) == urllib.parse.unquote(text)
+
+
+@settings(FUZZ, max_examples=400)
+@given(url=st.one_of(st.from_regex(edge_handler._PLAIN_URL_RE, fullmatch=True), url_texts,
+                     st.builds("{}://{}{}".format, st.sampled_from(["http", "https", "HTTPS", "ftp"]),
+                               st.text(alphabet="aZ09.-:@[]", max_size=12), url_texts)))
+def test_a_plain_url_taken_without_urlsplit_is_one_urlsplit_accepts(url):
+    if edge_handler._PLAIN_URL_RE.match(url):
+        assert edge_handler._is_http_url(url)
+
+
+# Each function's index.py validates only the sections its trigger applies, without the CLI's
+# redirect-chain analysis (templates/edge_functions.bake_source).
+_BAKE_SETTINGS = {"table_name": "t", "table_regions": ["us-west-2"], "cache_ttl_seconds": 60, "environment": "prod"}
+BAKED = {}
+for _trigger in TRIGGERS:
+    BAKED[_trigger] = types.ModuleType("index")
+    exec(compile(bake_source(_BAKE_SETTINGS, _trigger), "index.py", "exec"), BAKED[_trigger].__dict__)
+
+
+@FUZZ_HANDLERS
+@given(doc=schema_documents)
+def test_each_function_uses_every_item_the_cli_accepts_and_refuses_others_without_an_exception(doc):
+    content = json.dumps(doc)
+    item = {"schema_version": {"N": "1"}, "config_version": {"N": "1"}, "content": {"S": content},
+            "content_hash": {"S": edge_handler.content_hash(content)}}
+    try:
+        whole = edge_handler.parse_item(item)
+    except edge_handler.InvalidItem:
+        whole = None
+    for trigger, index in BAKED.items():
+        try:
+            config = index.parse_item(item)
+        except index.InvalidItem:
+            assert whole is None, trigger  # refused only for a problem the whole module sees too
+            continue
+        if whole is not None:  # the sections it applies compile as the whole module compiles them
+            assert repr(config.experiment_routes) == repr(whole.experiment_routes)
+            if trigger == "viewer-request":
+                assert repr((config.exact_redirects, config.prefix_redirects, config.maintenance,
+                             config.directory_index, config.spa_index, config.spa_excludes)) == repr(
+                    (whole.exact_redirects, whole.prefix_redirects, whole.maintenance, whole.directory_index,
+                     whole.spa_index, whole.spa_excludes))
+            if trigger == "origin-response":
+                assert [(p.source, v) for p, v in config.cache_rules] == [(p.source, v) for p, v in whole.cache_rules]
 
 
 # --- events into the handlers -----------------------------------------------------------------

@@ -306,7 +306,8 @@ def test_version_logical_id_follows_the_code(monkeypatch):
     before = version_ids(build_templates(env))
     assert before == version_ids(build_templates(env))  # same code, same ids
     original = lambda_edge.bake_source
-    monkeypatch.setattr(lambda_edge, "bake_source", lambda settings: original(settings) + "\n# changed\n")
+    monkeypatch.setattr(lambda_edge, "bake_source",
+                        lambda settings, trigger: original(settings, trigger) + "\n# changed\n")
     after = version_ids(build_templates(env))
     assert len(after) == len(FUNCTIONS) and not set(before) & set(after)
 
