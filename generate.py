@@ -26,6 +26,7 @@ from pathlib import Path
 from templates.build import BUILDERS, BuildError, RenderedTemplate, render_checked
 from templates.common import GENERATED_MARK
 from templates.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, EnvConfig, environment_names, load_environment
+from templates.footprint import footprint
 from templates.global_rules import GlobalRuleError, domain_problems
 from templates.lint import lint_environment
 
@@ -125,6 +126,8 @@ def _print_table(env: EnvConfig, templates: list[RenderedTemplate], findings: di
     regions = " + ".join(env.regions)
     print(f"\n{env.environment} ({env.source.name}; linted for {regions})" if findings is not None
           else f"\n{env.environment} ({env.source.name}; not linted)")
+    per_account = footprint(env, {r.component: json.loads(r.body) for r in templates})
+    print(f"  {per_account.summary()}; {len(env.deploy.accounts)} account(s)")
     print(f"  {'template':<18}{'resources':>10}{'bytes':>10}{'findings':>10}")
     for r in templates:
         count = "-" if findings is None else str(len(findings.get(r.filename, [])))

@@ -86,7 +86,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
-        return deploy(templates, connect(args, console), console)
+        return deploy(templates, connect(args, console), console,
+                      expire_legacy_edge_logs=args.expire_legacy_edge_logs)
     return guarded(run)
 
 
@@ -182,11 +183,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Upload output/ENV/ to each region's template bucket under a prefix derived from the\n"
         "content (unchanged files are never uploaded again), then print the root template URL and\n"
         "console links to create the stacks without StackSets.")
-    add("deploy", cmd_deploy, "create or update the stack set and its instances",
-        "Publish, then bring stack set PROJECT-ENV and its instances to output/ENV/: us-east-1\n"
-        "first, then the primary region with the DistributionArn of the us-east-1 instance.\n"
-        "Waits for an operation already running; a run after an interruption resumes.\n"
-        "Exit 0 when every instance is CURRENT, 1 when an operation failed, 2 on bad input.")
+    deploy = add("deploy", cmd_deploy, "create or update the stack set and its instances",
+                 "Publish, then bring stack set PROJECT-ENV and its instances to output/ENV/: us-east-1,\n"
+                 "the edge log regions and the replica regions first (all at once), then the primary\n"
+                 "region with the DistributionArn of each account's us-east-1 instance.\n"
+                 "Before any change, refuses names that are taken (exit 2) and lists the edge functions'\n"
+                 "old /aws/lambda/us-east-1.<function> log groups, which it leaves as they are.\n"
+                 "Waits for an operation already running; a run after an interruption resumes.\n"
+                 "Exit 0 when every instance is CURRENT, 1 when an operation failed, 2 on bad input.")
+    deploy.add_argument("--expire-legacy-edge-logs", action="store_true",
+                        help="give the edge functions' old /aws/lambda/us-east-1.<function> log groups "
+                             "retention.function_logs_days once the rollout succeeds (CloudWatch Logs then "
+                             "deletes their older events); without it they keep every event")
     add("status", cmd_status, "show the stack set, its instances and recent operations",
         "Show the stack set, each instance's status and the latest operations.\n"
         "Exit 0 when every instance of the config is CURRENT, else 1.")

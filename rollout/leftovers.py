@@ -229,6 +229,9 @@ class Finder:
         self.env = templates.env
         self.clients = clients
         self.console = console
+        # (account, region, name up to its last "/") -> log group names there: the edge functions'
+        # groups of a region share one DescribeLogGroups.
+        self._log_groups: dict[tuple[str, str, str], set[str]] = {}
 
     def _client(self, account: str, service: str, region: str) -> Any:
         return self.clients.target(account, service, region, Access.INSPECT)
@@ -279,8 +282,14 @@ class Finder:
             return [Leftover(planned, r) for r in table_regions(self.templates, planned)
                     if _exists(lambda r=r: self._client(account, "dynamodb", r).describe_table(TableName=name))]
         if kind == "AWS::Logs::LogGroup":
-            groups = self._client(account, "logs", region).describe_log_groups(logGroupNamePrefix=name)
-            return [Leftover(planned, region)] if any(g["logGroupName"] == name for g in groups["logGroups"]) else []
+            # The directory of the name ("/shop/prod/lambda-edge/"), unless that is too wide a search.
+            prefix = name[:name.rfind("/") + 1]
+            prefix = prefix if prefix.count("/") >= 3 else name
+            if (account, region, prefix) not in self._log_groups:
+                groups = pages(self._client(account, "logs", region).describe_log_groups, "logGroups",
+                               logGroupNamePrefix=prefix)
+                self._log_groups[(account, region, prefix)] = {g["logGroupName"] for g in groups}
+            return [Leftover(planned, region)] if name in self._log_groups[(account, region, prefix)] else []
         if kind == "AWS::Lambda::Function":
             found = _exists(lambda: self._client(account, "lambda", region).get_function(FunctionName=name))
             return [Leftover(planned, region)] if found else []

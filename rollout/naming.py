@@ -23,6 +23,7 @@ ROOT_TEMPLATE = "root.json"
 PARAM_TEMPLATES_BUCKET = "TemplatesBucket"
 PARAM_TEMPLATES_PREFIX = "TemplatesPrefix"
 PARAM_DISTRIBUTION_ARN = "DistributionArn"
+PARAM_REGIONAL_TEMPLATES_BUCKET_PREFIX = "RegionalTemplatesBucketPrefix"
 PARAM_SITE_PUBLISHER_ACCOUNT = "SitePublisherAccount"
 
 # DeletionPolicy values that keep a resource when its stack is deleted (RetainExceptOnCreate also
@@ -45,7 +46,12 @@ def template_bucket_name(project: str, account: str, region: str) -> str:
 
     Bucket names are global: the account and region make it unique, the project keeps forks apart.
     """
-    return f"{project}-stacksets-{account}-{region}"
+    return f"{template_bucket_prefix(project, account)}{region}"
+
+
+def template_bucket_prefix(project: str, account: str) -> str:
+    """What every region's template bucket name starts with: the root's RegionalTemplatesBucketPrefix."""
+    return f"{project}-stacksets-{account}-"
 
 
 def administration_role_arn(account: str) -> str:

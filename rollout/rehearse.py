@@ -24,7 +24,7 @@ import boto3
 from edgeconfig.accounts import EnvironmentTables, WriteReport, push
 from edgeconfig.model import EdgeConfig, edge_config_path, load_edge_config
 from rollout import naming
-from rollout.aws import Access, CallLog, Clients
+from rollout.aws import Access, CallLog, Clients, pages
 from rollout.bootstrap import Bootstrapper
 from rollout.console import Console
 from rollout.deployer import Deployer
@@ -33,6 +33,7 @@ from rollout.inputs import TemplateSet
 from rollout.inspect import collect_outputs, print_outputs
 from rollout.publish import publish_templates, report_publication
 from rollout.scenarios import DEFAULT_SCENARIO, SCENARIOS
+from templates.common import MANAGED_BY
 from templates.config import EDGE_REGION, EnvConfig
 
 # moto's default account: the credentials below belong to it.
@@ -317,10 +318,11 @@ class Rehearsal:
                     f"{len(wanted)} stack instances CURRENT ({len(env.deploy.accounts)} account(s) x "
                     f"{', '.join(env.regions)}); found {sorted(found.items())}")
         for account in env.deploy.accounts:
-            try:
-                self._verify_account(account)
-            except Exception as exc:  # a missing resource is a failed check, not a crash
-                self._check(False, f"{account}: {type(exc).__name__}: {exc}")
+            for verify in (self._verify_account, self._verify_edge_logs, self._verify_table_alarms):
+                try:
+                    verify(account)
+                except Exception as exc:  # a missing resource is a failed check, not a crash
+                    self._check(False, f"{account}: {type(exc).__name__}: {exc}")
         if self.edge_config_pushes:
             self._verify_edge_config()
 
@@ -408,6 +410,81 @@ class Rehearsal:
             self._check(not missing, f"{account}: Route53 zone {zone_id} aliases "
                                      f"{', '.join(domain.aliases)} (A and AAAA) to {target}"
                                      + (f"; missing {', '.join(missing)}" if missing else ""))
+
+
+    def _edge_log_groups(self) -> dict[str, str]:
+        """Function name -> the log group its LoggingConfig names, from the lambda_edge template."""
+        template = self.templates.template("lambda_edge.json")
+        resources = template.get("Resources", {})
+        found = {}
+        for resource in resources.values():
+            properties = resource.get("Properties", {})
+            if resource.get("Type") != "AWS::Lambda::Function":
+                continue
+            group = properties.get("LoggingConfig", {}).get("LogGroup")
+            target = resources.get(group.get("Ref"), {}) if isinstance(group, dict) else {}
+            found[properties.get("FunctionName")] = target.get("Properties", {}).get("LogGroupName", group)
+        return found
+
+    def _verify_edge_logs(self, account: str) -> None:
+        """The edge functions log to their own log group, which exists in every edge log region with
+        the configured retention, that region's KMS key and the standard tags (CloudWatch Logs API)."""
+        env = self.env
+        lambda_client = self._client(account, "lambda", EDGE_REGION)
+        names = self._edge_log_groups()
+        for function, wanted in names.items():
+            configured = lambda_client.get_function_configuration(FunctionName=function)["LoggingConfig"]["LogGroup"]
+            self._check(configured == wanted, f"{account}: edge function {function} logs to {configured}"
+                                              + ("" if configured == wanted else f", not {wanted}"))
+        problems = []
+        for region in env.edge_log_regions:
+            logs = self._client(account, "logs", region)
+            groups = {g["logGroupName"]: g for g in pages(logs.describe_log_groups, "logGroups")}
+            for name in names.values():
+                group = groups.get(name)
+                if group is None:
+                    problems.append(f"{region}: {name} missing")
+                    continue
+                if group.get("retentionInDays") != env.function_log_retention_days:
+                    problems.append(f"{region}: {name} retention {group.get('retentionInDays')}")
+                key = group.get("kmsKeyId", "")
+                key_state = self._client(account, "kms", region).describe_key(KeyId=key)["KeyMetadata"]["KeyState"] \
+                    if key.startswith(f"arn:aws:kms:{region}:{account}:key/") else "(no key of this region)"
+                if key_state != "Enabled":
+                    problems.append(f"{region}: {name} key {key or '(none)'} {key_state}")
+                tags = logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*")).get("tags", {})
+                if (tags.get("Project"), tags.get("Environment"), tags.get("ManagedBy")) != \
+                        (env.project, env.environment, MANAGED_BY):
+                    problems.append(f"{region}: {name} tags {tags}")
+        self._check(not problems, f"{account}: {len(names)} edge-function log groups in each of the "
+                                  f"{len(env.edge_log_regions)} edge log regions, with retention "
+                                  f"{env.function_log_retention_days} days, that region's KMS key and the tags"
+                                  + (f"; {'; '.join(problems)}" if problems else ""))
+
+    def _verify_table_alarms(self, account: str) -> None:
+        """Each copy of the edge-config table has its throttle and error alarms in its own region,
+        notifying a topic of that region; the primary region watches replication to each replica
+        (CloudWatch and SNS APIs)."""
+        env = self.env
+        table = env.edge_config_table_name
+        for region in env.table_regions:
+            alarms = [a for a in self._client(account, "cloudwatch", region).describe_alarms(
+                AlarmNamePrefix=f"{env.name_prefix}-table-")["MetricAlarms"]
+                if {"Name": "TableName", "Value": table} in a.get("Dimensions", [])]
+            metrics = sorted({a["MetricName"] for a in alarms})
+            receiving = sorted(d["Value"] for a in alarms if a["MetricName"] == "ReplicationLatency"
+                               for d in a["Dimensions"] if d["Name"] == "ReceivingRegion")
+            actions = {arn for a in alarms for arn in a.get("AlarmActions", [])}
+            topics = {t["TopicArn"] for t in self._client(account, "sns", region).list_topics()["Topics"]}
+            wanted = {"ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors"}
+            if region == env.primary_region and env.replica_regions:
+                wanted.add("ReplicationLatency")
+            self._check(
+                wanted <= set(metrics) and receiving == (sorted(env.replica_regions) if region == env.primary_region else [])
+                and bool(actions) and all(a.split(":")[3] == region and a in topics for a in actions),
+                f"{account}: {'primary' if region == env.primary_region else 'replica'} table in {region}: alarms on "
+                f"{', '.join(metrics) or '(none)'}" + (f" (replication to {', '.join(receiving)})" if receiving else "")
+                + f", notifying {', '.join(sorted(actions)) or '(nothing)'}")
 
 
 def rehearse(templates: TemplateSet, console: Console, endpoint_url: str | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -228,14 +229,114 @@ def _add_account(r: "Rehearsal") -> None:
     r.publish(name="publish (account added)")
     r.deploy("deploy (account added)")
     template_changed = smaller.digest != r.templates.digest
-    expected = int(template_changed) + len(env.regions)
+    expected = int(template_changed) + (1 if env.single_region else 2)
     operations = r.report.phase("deploy (account added)").operations
     r.check(operations == expected,
             f"adding account {added} took {operations} stack-set operation(s) (expected {expected}: "
             f"{'an UpdateStackSet for the template that now names it, then ' if template_changed else ''}"
-            f"a create per region, the primary one after the distribution ARN is known)")
+            f"one create in every region but the primary, all at once"
+            f"{'' if env.single_region else ', then the primary one after the distribution ARN is known'})")
     r.check(_distribution_ids(r, before.deploy.accounts) == distributions,
             f"the accounts already running kept their distributions ({distributions})")
+
+
+# --- an environment already running gains the regions the edge touches -------------------------
+
+
+def covering_only_table_regions(env: EnvConfig) -> EnvConfig:
+    """The environment before it covered every region its edge functions run in: log groups only in
+    us-east-1 and the table's regions (where it has instances anyway)."""
+    kept = {EDGE_REGION, *env.table_regions}
+    return dataclasses.replace(env, edge_log_regions=tuple(r for r in env.edge_log_regions if r in kept))
+
+
+def seed_legacy_log_groups(r: "Rehearsal", regions: list[str]) -> dict[tuple[str, str, str], int]:
+    """What Lambda@Edge wrote while the functions logged under their default name: in each region,
+    `/aws/lambda/us-east-1.<function>` created by Lambda itself (no retention, no key) with events.
+    Returns {(account, region, name): number of events}."""
+    from rollout.edge_logs import legacy_names
+
+    seeded = {}
+    for account in r.env.deploy.accounts:
+        for region in regions:
+            logs = r.clients.target(account, "logs", region, Access.BOOTSTRAP)
+            for name in legacy_names(r.env):
+                logs.create_log_group(logGroupName=name)
+                logs.create_log_stream(logGroupName=name, logStreamName="2026/01/01/[1]abcdef")
+                # CloudWatch Logs refuses events older than 14 days: these are from the last hour.
+                now = int(time.time() * 1000) - 3_600_000
+                events = [{"timestamp": now + i, "message": f"START RequestId: {i}"} for i in range(3)]
+                logs.put_log_events(logGroupName=name, logStreamName="2026/01/01/[1]abcdef", logEvents=events)
+                seeded[(account, region, name)] = len(events)
+    return seeded
+
+
+def _events_kept(r: "Rehearsal", seeded: dict[tuple[str, str, str], int]) -> list[str]:
+    """The seeded groups that lost events (or are gone), as text."""
+    lost = []
+    for (account, region, name), count in sorted(seeded.items()):
+        logs = r.clients.target(account, "logs", region, Access.BOOTSTRAP)
+        try:
+            found = len(logs.get_log_events(logGroupName=name, logStreamName="2026/01/01/[1]abcdef",
+                                            startFromHead=True)["events"])
+        except Exception as exc:  # a missing group is what this looks for
+            found = 0
+            name = f"{name} ({type(exc).__name__})"
+        if found != count:
+            lost.append(f"{account} {region} {name}: {found} of {count} events")
+    return lost
+
+
+def _retention_of(r: "Rehearsal", seeded: dict[tuple[str, str, str], int]) -> set[int | None]:
+    found = set()
+    for account, region, name in seeded:
+        groups = r.clients.target(account, "logs", region, Access.BOOTSTRAP).describe_log_groups(
+            logGroupNamePrefix=name)["logGroups"]
+        found |= {g.get("retentionInDays") for g in groups if g["logGroupName"] == name}
+    return found
+
+
+def _gain_regions_unfit(env: EnvConfig) -> str:
+    if set(covering_only_table_regions(env).regions) != set(env.regions):
+        return ""
+    return (f"needs edge log regions beyond us-east-1 and the table's regions ({env.source.name} has none "
+            "to gain)")
+
+
+def _gain_regions(r: "Rehearsal") -> None:
+    from rollout.deployer import Deployer
+
+    env = r.env
+    before = covering_only_table_regions(env)
+    gained = [region for region in env.regions if region not in before.regions]
+    smaller = templates_for(before)
+    r.bootstrap(before)
+    r.publish(smaller)
+    r.deploy("deploy (us-east-1 and the table's regions only)", smaller)
+    seeded = seed_legacy_log_groups(r, [EDGE_REGION, *gained])
+    r.console.line(f"  existing before the deploy: {len(seeded)} log group(s) Lambda@Edge created under the "
+                   f"default name, with events, in {EDGE_REGION} and {', '.join(gained)}")
+    deployer = r.deploy("deploy (regions gained)")
+    phase = r.report.phase("deploy (regions gained)")
+    cfn = r.clients.admin("cloudformation", naming.STACK_SET_REGION)
+    actions = [cfn.describe_stack_set_operation(StackSetName=naming.stack_set_name(env), OperationId=op)[
+        "StackSetOperation"] for op in deployer.ops.started]
+    shape = [f"{a['Action']} {a.get('OperationPreferences', {}).get('RegionConcurrencyType', '?')}" for a in actions]
+    r.check(phase.operations == 2 and shape == ["UPDATE PARALLEL", "CREATE PARALLEL"],
+            f"gaining {len(gained)} region(s) took one deploy of {phase.operations} stack-set operation(s), "
+            f"each with its regions in parallel ({', '.join(shape)}): the update, then the new instances")
+    lost = _events_kept(r, seeded)
+    r.check(not lost and _retention_of(r, seeded) == {None},
+            f"the {len(seeded)} log groups Lambda created under the default name are untouched, every event "
+            f"kept{': ' + '; '.join(lost) if lost else ''}")
+    console_mark = r.clients.log.mark()
+    expiring = Deployer(r.templates, r.clients, r.console, clock=r.clock, expire_legacy_edge_logs=True)
+    r._phase("deploy --expire-legacy-edge-logs", expiring.run, lambda: len(expiring.ops.started))
+    changed = [op for _, op in r.clients.log.since(console_mark).mutating]
+    r.check(_retention_of(r, seeded) == {env.function_log_retention_days}
+            and set(changed) == {"PutRetentionPolicy"} and len(changed) == len(seeded) and not _events_kept(r, seeded),
+            f"deploy --expire-legacy-edge-logs gave them retention {env.function_log_retention_days} days "
+            f"({len(changed)} PutRetentionPolicy calls, nothing else changed; their events stay until they expire)")
 
 
 SCENARIOS = {s.name: s for s in (
@@ -250,4 +351,9 @@ SCENARIOS = {s.name: s for s in (
     Scenario("add-account",
              "deploy every account but the last, then add the last one (bootstrap and deploy again)", _add_account,
              _add_account_unfit),
+    Scenario("gain-regions",
+             "deploy with log groups in us-east-1 and the table's regions only, as before every edge region was "
+             "covered; with the functions' default-named log groups (events, no retention) in the regions to "
+             "gain, one deploy adds them and keeps those groups as they are; then deploy "
+             "--expire-legacy-edge-logs gives them the configured retention", _gain_regions, _gain_regions_unfit),
 )}

@@ -32,14 +32,28 @@ IN_PROGRESS_CODE = "OperationInProgressException"
 MAX_CONFLICTS = 10
 
 
-def operation_preferences(env: EnvConfig, regions: list[str]) -> dict[str, Any]:
-    """Region order, failure tolerance and concurrency from config; one region after the other."""
+def operation_preferences(env: EnvConfig, regions: list[str], parallel: bool = False) -> dict[str, Any]:
+    """Failure tolerance and concurrency (per region) from config; the regions one after the other
+    in the given order, or all at once when their order does not matter (`parallel`)."""
+    if parallel:
+        order: dict[str, Any] = {"RegionConcurrencyType": "PARALLEL"}
+    else:
+        order = {"RegionConcurrencyType": "SEQUENTIAL", "RegionOrder": list(regions)}
     return {
-        "RegionConcurrencyType": "SEQUENTIAL",
-        "RegionOrder": list(regions),
+        **order,
         "FailureToleranceCount": env.deploy.failure_tolerance_count,
         "MaxConcurrentCount": env.deploy.max_concurrent_count,
     }
+
+
+def accounts_by_regions(regions_of: dict[str, tuple[str, ...]]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Accounts grouped by the regions an operation must reach for them (accounts with none left
+    out): one operation serves every account that needs the same regions, normally all of them."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for account, regions in regions_of.items():
+        if regions:
+            groups.setdefault(regions, []).append(account)
+    return list(groups.items())
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ GENERATED_MARK = "generated, do not edit"
 # Condition names shared by the root and the templates that hold resources of both regions.
 IS_EDGE_REGION = "IsEdgeRegion"
 IS_PRIMARY_REGION = "IsPrimaryRegion"
+# The edge functions' log groups exist here (root: the lambda_edge stack).
+IS_EDGE_LOG_REGION = "IsEdgeLogRegion"
+# us-east-1 or a region of the edge-config table: alarms and an alarm topic (root: the monitoring stack).
+IS_MONITORED_REGION = "IsMonitoredRegion"
 
 # Conditions on the stack's account (per-account domains), shared by root, cloudfront and route53.
 SERVES_ALIASES = "ServesAliases"
@@ -69,9 +73,20 @@ def account_condition(account: str) -> str:
 
 def is_any_account(accounts: list[str]) -> object:
     """A condition expression true in the stacks of any of `accounts` (Fn::Or takes 2 to 10 terms)."""
-    terms: list[object] = [Equals(AccountId, account) for account in accounts]
-    if not terms:
+    if not accounts:
         raise ValueError("is_any_account needs at least one account")
+    return _any_of([Equals(AccountId, account) for account in accounts])
+
+
+def is_any_region(regions: tuple[str, ...] | list[str]) -> object:
+    """A condition expression true in the stacks of any of `regions` (each counted once)."""
+    if not regions:
+        raise ValueError("is_any_region needs at least one region")
+    return _any_of([Equals(Region, region) for region in dict.fromkeys(regions)])
+
+
+def _any_of(terms: list[object]) -> object:
+    """Fn::Or of the terms, nested in chunks: Fn::Or takes 2 to 10 conditions."""
     while len(terms) > 10:
         chunks = [terms[i:i + 10] for i in range(0, len(terms), 10)]
         terms = [Or(*chunk) if len(chunk) > 1 else chunk[0] for chunk in chunks]
@@ -102,6 +117,12 @@ def add_region_conditions(t: Template, env: EnvConfig) -> None:
     """IsEdgeRegion (us-east-1) and IsPrimaryRegion (the configured primary region)."""
     t.add_condition(IS_EDGE_REGION, Equals(Region, EDGE_REGION))
     t.add_condition(IS_PRIMARY_REGION, Equals(Region, env.primary_region))
+
+
+def assert_regions(t: Template, rule: str, regions: tuple[str, ...], description: str) -> None:
+    """A Rules assertion that fails a deploy outside `regions` before anything is created."""
+    t.add_rule(rule, {"Assertions": [{"Assert": {"Fn::Contains": [list(regions), Region]},
+                                      "AssertDescription": description}]})
 
 
 def assert_edge_region(t: Template, component: str) -> None:

@@ -26,6 +26,29 @@ SUPPORTED_REGIONS = (
     "ap-southeast-2", "ap-south-1", "sa-east-1",
 )
 
+# The regions of CloudFront's regional edge caches (RECs): Lambda@Edge runs in the REC nearest the
+# viewer's edge location and writes its logs in that REC's region (CloudFront developer guide,
+# "Edge function logs"; "How CloudFront works with regional edge caches"). In REC order.
+REGIONAL_EDGE_CACHE_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1",
+    "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "eu-central-1", "eu-west-1", "eu-west-2",
+    "sa-east-1",
+)
+
+# The REC regions each price class can reach (CloudFront developer guide, "Price classes", and the
+# price-class table on the CloudFront pricing page): PriceClass_100 serves from North America,
+# Europe and Israel; PriceClass_200 adds Asia, the Middle East and Africa but not South America
+# (sa-east-1) or Australia and New Zealand (ap-southeast-2); PriceClass_All serves from everywhere.
+# AWS notes that CloudFront may occasionally serve a request from an edge location outside the
+# price class: edge_functions.log_regions widens the list (see README, "Edge function logs").
+PRICE_CLASS_EDGE_REGIONS = {
+    "PriceClass_100": ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-central-1", "eu-west-1",
+                       "eu-west-2"),
+    "PriceClass_200": ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1",
+                       "ap-northeast-2", "ap-southeast-1", "eu-central-1", "eu-west-1", "eu-west-2"),
+    "PriceClass_All": REGIONAL_EDGE_CACHE_REGIONS,
+}
+
 # Lambda@Edge quotas (CloudFront developer guide, "Quotas on Lambda@Edge").
 VIEWER_TRIGGER_MAX_MEMORY_MB = 128
 VIEWER_TRIGGER_MAX_TIMEOUT_S = 5
@@ -140,11 +163,14 @@ class EnvConfig:
     access_log_retention_days: int
     noncurrent_version_retention_days: int
     function_log_retention_days: int
+    # Where the edge functions' log groups are created: REC regions, us-east-1 first, in REC order.
+    edge_log_regions: tuple[str, ...]
     alarm_email: str | None
     error_rate_5xx_percent: float
     error_rate_4xx_percent: float
     origin_latency_ms: int
     waf_blocked_requests_per_5min: int
+    replication_latency_ms: int
     # (account id, its domain) for each account that has one, in config order. A hosted zone lives
     # in one account and an alias names one distribution across AWS, so domains are per account.
     account_domains: tuple[tuple[str, DomainConfig], ...]
@@ -158,12 +184,20 @@ class EnvConfig:
 
     @property
     def single_region(self) -> bool:
+        """The primary region is us-east-1: edge and primary components share one stack, and the
+        distribution ARN is wired directly (log and replica regions may still add instances)."""
         return self.primary_region == EDGE_REGION
 
     @property
     def regions(self) -> tuple[str, ...]:
-        """Where the environment's stacks run, in rollout order: us-east-1 first, then the primary."""
-        return (EDGE_REGION,) if self.single_region else (EDGE_REGION, self.primary_region)
+        """Every region with a stack-set instance, in rollout order: us-east-1, the primary region,
+        then the other edge log regions and the replica regions."""
+        return _unique((EDGE_REGION, self.primary_region, *self.edge_log_regions, *self.replica_regions))
+
+    @property
+    def monitored_regions(self) -> tuple[str, ...]:
+        """Regions with a monitoring stack: us-east-1 (CloudFront, WAF), the table's regions."""
+        return _unique((EDGE_REGION, *self.table_regions))
 
     @property
     def name_prefix(self) -> str:
@@ -267,6 +301,11 @@ class _Reader:
         return tuple(good)
 
 
+def _unique(regions: tuple[str, ...]) -> tuple[str, ...]:
+    """The regions in their first order, each once."""
+    return tuple(dict.fromkeys(regions))
+
+
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
@@ -351,13 +390,15 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
                   allowed="a Content-Security-Policy value of 1-1783 printable ASCII characters (a header value)")
 
     functions = r.mapping(top.get("edge_functions"), "edge_functions",
-                          {"viewer_request", "viewer_response", "origin_response"})
+                          {"viewer_request", "viewer_response", "origin_response", "log_regions"})
     viewer = _function_settings(r, functions, "viewer_request", VIEWER_TRIGGER_MAX_MEMORY_MB,
                                 VIEWER_TRIGGER_MAX_TIMEOUT_S, default_timeout=5)
     viewer_response = _function_settings(r, functions, "viewer_response", VIEWER_TRIGGER_MAX_MEMORY_MB,
                                          VIEWER_TRIGGER_MAX_TIMEOUT_S, default_timeout=5)
     origin = _function_settings(r, functions, "origin_response", ORIGIN_TRIGGER_MAX_MEMORY_MB,
                                 ORIGIN_TRIGGER_MAX_TIMEOUT_S, default_timeout=10)
+    log_regions = _edge_log_regions(r, functions, price if price in PRICE_CLASS_EDGE_REGIONS else None,
+                                    (primary, *replicas))
 
     waf = r.mapping(top.get("waf"), "waf", {"rate_limit", "blocked_countries"})
     rate_limit = r.value(waf, "waf", "rate_limit", int, default=2000,
@@ -382,7 +423,7 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
 
     mon = r.mapping(top.get("monitoring"), "monitoring",
                     {"alarm_email", "error_rate_5xx_percent", "error_rate_4xx_percent",
-                     "origin_latency_ms", "waf_blocked_requests_per_5min"})
+                     "origin_latency_ms", "waf_blocked_requests_per_5min", "replication_latency_ms"})
     email = r.value(mon, "monitoring", "alarm_email", str, default=None,
                     check=lambda v: bool(_EMAIL_RE.match(v)), allowed="an e-mail address")
     rate_5xx = r.value(mon, "monitoring", "error_rate_5xx_percent", (int, float), default=1.0,
@@ -393,6 +434,8 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
                       check=_in_range(10, 60000), allowed="an integer from 10 to 60000")
     blocked = r.value(mon, "monitoring", "waf_blocked_requests_per_5min", int, default=1000,
                       check=_in_range(1, 10_000_000), allowed="an integer from 1 to 10000000")
+    replication_ms = r.value(mon, "monitoring", "replication_latency_ms", int, default=60000,
+                             check=_in_range(100, 3_600_000), allowed="an integer from 100 to 3600000")
 
     dep = r.mapping(top.get("deploy"), "deploy",
                     {"accounts", "failure_tolerance_count", "max_concurrent_count"})
@@ -447,9 +490,11 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
         waf_rate_limit=rate_limit, waf_blocked_countries=countries,
         waf_log_retention_days=waf_days, access_log_retention_days=access_days,
         noncurrent_version_retention_days=noncurrent_days, function_log_retention_days=fn_days,
+        edge_log_regions=log_regions,
         alarm_email=email, error_rate_5xx_percent=float(rate_5xx),
         error_rate_4xx_percent=float(rate_4xx), origin_latency_ms=latency,
-        waf_blocked_requests_per_5min=blocked, account_domains=tuple(account_domains),
+        waf_blocked_requests_per_5min=blocked, replication_latency_ms=replication_ms,
+        account_domains=tuple(account_domains),
         deploy=DeployConfig(accounts=accounts, failure_tolerance_count=tolerance,
                             max_concurrent_count=concurrent),
         tags=tuple(tags),
@@ -466,6 +511,21 @@ def _function_settings(r: _Reader, functions: dict, key: str, max_memory: int, m
                       check=_in_range(1, max_timeout),
                       allowed=f"an integer from 1 to {max_timeout} (Lambda@Edge limit)")
     return EdgeFunctionSettings(memory_mb=memory or 128, timeout_seconds=timeout or 1)
+
+
+def _edge_log_regions(r: _Reader, functions: dict, price_class: str | None,
+                      table_regions: tuple[str, ...]) -> tuple[str, ...]:
+    """edge_functions.log_regions, or the REC regions the price class reaches; always us-east-1 and
+    the REC regions that hold the table (they have an instance anyway, so only the logs key is added)."""
+    if "log_regions" in functions and functions["log_regions"] is not None:
+        chosen = r.string_list(functions, "edge_functions", "log_regions",
+                               lambda v: v in REGIONAL_EDGE_CACHE_REGIONS,
+                               "a regional-edge-cache region, one of " + ", ".join(REGIONAL_EDGE_CACHE_REGIONS))
+    else:
+        chosen = PRICE_CLASS_EDGE_REGIONS.get(price_class or "", REGIONAL_EDGE_CACHE_REGIONS)
+    # The functions live in us-east-1 and log there when it serves a request.
+    always = {EDGE_REGION, *table_regions}
+    return tuple(region for region in REGIONAL_EDGE_CACHE_REGIONS if region in chosen or region in always)
 
 
 def _accounts(r: _Reader, dep: dict) -> tuple[tuple[str, ...], list[tuple[str, DomainConfig]]]:

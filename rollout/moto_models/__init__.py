@@ -28,6 +28,7 @@ EMULATED_TYPES = {
     "AWS::SNS::TopicPolicy": "sns.EmulatedTopicPolicy",
     "AWS::SNS::Subscription": "sns.EmulatedSubscription",
     "AWS::CloudWatch::Alarm": "cloudwatch.EmulatedAlarm",
+    "AWS::Logs::LogGroup": "logs.EmulatedLogGroup",
     "AWS::Route53::RecordSetGroup": "route53.EmulatedRecordSetGroup",
 }
 
@@ -66,7 +67,9 @@ def install() -> None:
         cloudwatch,
         dynamodb,
         iam_role_policies,
+        lambda_logging,
         lifecycle,
+        logs,
         policy_conditions,
         route53,
         s3,
@@ -85,6 +88,7 @@ def install() -> None:
     bucket_policy_principals.install()
     cloudfront_invalidations.install()
     iam_role_policies.install()
+    lambda_logging.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()

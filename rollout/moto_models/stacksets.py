@@ -7,7 +7,11 @@ What moto did, and what StackSets does (and this module makes moto do):
   an operation: each account and region ends SUCCEEDED, FAILED or CANCELLED. Once more accounts
   than FailureToleranceCount have failed in a region, the rest of that region and every later
   region of RegionOrder are CANCELLED and the operation ends FAILED (regions run one after the
-  other here; accounts of a region run one at a time, as with MaxConcurrentCount 1).
+  other here; accounts of a region run one at a time, as with MaxConcurrentCount 1). With
+  RegionConcurrencyType PARALLEL every region has started, so a region that fails cancels only
+  its own remaining accounts ("CloudFormation stops the operation in that Region").
+  DescribeStackSetOperation returns the operation's OperationPreferences, as StackSets does
+  (moto kept none).
 - A failed instance is OUTDATED, DetailedStatus FAILED, with StackSets' StatusReason
   ("ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:..."); a cancelled one OUTDATED
   and CANCELLED; a succeeded one CURRENT.
@@ -161,9 +165,12 @@ def run_operation(stack_set: cfn_models.StackSet, action: str, targets: list[Emu
     """Run `work` on each target, region by region, with the request's failure tolerance."""
     preferences = _PREFERENCES.get()
     tolerance = int(preferences.get("FailureToleranceCount") or 0)
+    parallel = preferences.get("RegionConcurrencyType") == "PARALLEL"
     results = []
-    stopped = False
+    stopped = failed = False
     for region in _region_order(preferences, [t.region_name for t in targets]):
+        if parallel:
+            stopped = False  # every region is under way: one's failure does not cancel another
         failures = 0
         for instance in [t for t in targets if t.region_name == region]:
             result = {"Account": instance.account_id, "Region": region}
@@ -183,12 +190,13 @@ def run_operation(stack_set: cfn_models.StackSet, action: str, targets: list[Emu
                 instance.status, instance.detailed_status, instance.status_reason = "CURRENT", "SUCCEEDED", ""
             results.append(result)
             if failures > tolerance:
-                stopped = True
+                stopped = failed = True
     operation = stack_set._create_operation(
         operation_id=operation_id or _OPERATION_ID.get() or str(uuid.uuid4()), action=action,
-        status="FAILED" if stopped else "SUCCEEDED",
+        status="FAILED" if failed else "SUCCEEDED",
         accounts=sorted({t.account_id for t in targets}), regions=sorted({t.region_name for t in targets}))
     operation["Results"] = results
+    operation["OperationPreferences"] = {k: v for k, v in preferences.items() if v not in (None, [], "")}
     return operation
 
 
@@ -299,4 +307,11 @@ def install() -> None:
     for name in ("create_stack_instances", "update_stack_instances", "update_stack_set", "delete_stack_instances"):
         setattr(response, name, _with_preferences(getattr(response, name)))
     response.list_stack_set_operation_results = _list_operation_results
+    original_dto = cfn_responses.StackSetOperationDTO.__init__
+
+    def operation_dto(self: Any, operation: dict[str, Any], stack_set: cfn_models.StackSet) -> None:
+        original_dto(self, operation, stack_set)
+        self.operation_preferences = operation.get("OperationPreferences") or None
+
+    cfn_responses.StackSetOperationDTO.__init__ = operation_dto
     _installed = True

@@ -83,6 +83,12 @@ BAD = [
     ("domain: {zone_name: example.com, hosted_zone_id: Z1, aliases: [" + ", ".join(
         f"n{i}.example.com" for i in range(11)) + "]}\n", "domain.aliases", "at most 10"),
     ("cdn: {spa_fallback: true}\n", "cdn.spa_fallback", "rewrites.spa_fallback in config/edge/<env>.yaml"),
+    # Lambda@Edge only runs (and logs) in the regional-edge-cache regions.
+    ("edge_functions: {log_regions: [ca-central-1]}\n", "edge_functions.log_regions[0]",
+     "regional-edge-cache region, one of us-east-1"),
+    ("edge_functions: {log_regions: all}\n", "edge_functions.log_regions", "must be a list of"),
+    ("edge_functions: {log_regions: [eu-west-1, eu-west-1]}\n", "edge_functions.log_regions", "must not repeat"),
+    ("monitoring: {replication_latency_ms: 5}\n", "monitoring.replication_latency_ms", "from 100 to 3600000"),
 ]
 
 

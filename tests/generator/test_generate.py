@@ -44,7 +44,11 @@ def test_full_run_lints_and_prints_the_table(tmp_path):
     out = tmp_path / "out"
     result = run("--env", "prod", "--output", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "prod (prod.yaml; linted for us-east-1 + us-west-2)" in result.stdout
+    assert ("prod (prod.yaml; linted for us-east-1 + us-west-2 + us-east-2 + us-west-1 + ap-south-1 + "
+            "ap-northeast-1 + ap-northeast-2 + ap-southeast-1 + ap-southeast-2 + eu-central-1 + eu-west-1 + "
+            "eu-west-2 + sa-east-1)") in result.stdout
+    # What each account runs and pays for its keys: an instance per region, a logs key in each.
+    assert "13 instances and 19 KMS keys per account ($19-57 a month in keys); 3 account(s)" in result.stdout
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0].endswith(".json")]
     assert {row[0] for row in rows} == {f"{c}.json" for c in ("root", *build.root.COMPONENTS)}
     assert all(row[-1] == "0" for row in rows), rows
@@ -189,7 +193,7 @@ def test_size_guard_names_the_template(monkeypatch):
     monkeypatch.setattr(build, "MAX_RESOURCES", 10)
     with pytest.raises(build.BuildError) as caught:
         build.render_checked(load_environment("prod"))
-    assert "prod: monitoring.json has 16 resources; CloudFormation allows at most 10" in str(caught.value)
+    assert "prod: monitoring.json has 18 resources; CloudFormation allows at most 10" in str(caught.value)
     assert "lambda_edge.json has 11 resources" in str(caught.value)
 
 
@@ -222,3 +226,32 @@ def test_help_reads_like_documentation(tmp_path):
     assert result.returncode == 0
     for words in ("--env NAME", "--check", "--no-lint", "Exit status: 0 success, 1 a failed check"):
         assert words in result.stdout
+
+
+def test_region_check_names_a_nested_stack_missing_from_a_configured_region(monkeypatch):
+    env = load_environment("prod")
+    templates = build.build_templates(env)
+    assert build.check_regions(env, templates) == []
+    root = templates["root"]
+    # The lambda_edge stack only where monitoring is: four of the thirteen edge log regions.
+    root["Resources"]["LambdaEdgeStack"]["Condition"] = "IsMonitoredRegion"
+    # A child whose Rules refuse a region the root creates it in.
+    templates["waf"]["Rules"]["EdgeRegionOnly"]["Assertions"][0]["Assert"] = {
+        "Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}
+    problems = build.check_regions(env, templates)
+    assert problems == [
+        "root.LambdaEdgeStack does not create lambda_edge.json in us-east-2, us-west-1, ap-south-1, ap-northeast-1, "
+        "ap-northeast-2, ap-southeast-1, eu-central-1, eu-west-2, sa-east-1",
+        "root.WafStack creates waf.json in us-east-1, which its Rules refuse",
+    ]
+
+
+def test_footprint_counts_the_keys_each_region_creates():
+    from templates.footprint import footprint
+
+    env = load_environment("staging")
+    keys = footprint(env, build.build_templates(env)).keys_by_region
+    assert list(keys) == list(env.regions)
+    assert sorted(keys["us-west-2"]) == ["lambda_edge/EdgeFunctionLogsKey", "monitoring/AlarmTopicKey",
+                                         "s3/OriginBucketKey"]
+    assert keys["eu-central-1"] == ["lambda_edge/EdgeFunctionLogsKey"]  # a log-only region: its logs key

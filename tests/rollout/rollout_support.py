@@ -15,6 +15,7 @@ from rollout import naming
 from rollout.aws import Access, Clients
 from rollout.console import Console
 from rollout.inputs import TemplateSet, load_templates
+from rollout.publish import SET_MARKER
 from rollout.rehearse import rehearsal_session
 from templates.config import EnvConfig, load_environment
 
@@ -103,12 +104,11 @@ def stub_bootstrapped(clients: StubbedClients, templates: TemplateSet) -> None:
 
 
 def stub_published(clients: StubbedClients, templates: TemplateSet) -> None:
-    """Every file of the set is already in each region's template bucket (HeadObject answers)."""
+    """The set is already in each region's template bucket: its marker answers HeadObject (deploy
+    does not look at the buckets again after stub_bootstrapped's check)."""
     env = templates.env
     for region in env.regions:
         bucket = naming.template_bucket_name(env.project, clients.account, region)
-        s3 = clients.stub("s3", region)
-        s3.add_response("head_bucket", {}, {"Bucket": bucket})
-        for name in sorted(templates.files):
-            s3.add_response("head_object", {"Metadata": {"sha256": templates.digests[name]}},
-                            {"Bucket": bucket, "Key": templates.prefix + name})
+        clients.stub("s3", region).add_response(
+            "head_object", {"Metadata": {"sha256": templates.digest}},
+            {"Bucket": bucket, "Key": templates.prefix + SET_MARKER})

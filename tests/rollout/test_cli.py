@@ -123,5 +123,6 @@ def test_help_from_another_directory(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(ROOT / "deploy.py"), "deploy", "--help"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "then the primary region with the DistributionArn of the us-east-1 instance" in result.stdout
+    assert "region with the DistributionArn of each account's us-east-1 instance" in result.stdout
+    assert "--expire-legacy-edge-logs" in result.stdout
     assert "--endpoint-url URL" in result.stdout

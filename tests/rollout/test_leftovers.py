@@ -130,7 +130,8 @@ def test_retained_with_nothing_left_says_so_and_refuses_unknown_accounts(
     _bootstrapped(moto, "dev")
     assert deploy.main(["retained", "--env", "dev", "--endpoint-url", moto]) == 0
     assert ("No leftovers: none of the names edgecdn-dev creates exists outside its stacks in account(s) "
-            "111111111111, region(s) us-east-1. A deploy will not collide.") in capsys.readouterr().out
+            "111111111111, region(s) us-east-1, us-east-2, us-west-1, us-west-2, eu-central-1, eu-west-1, "
+            "eu-west-2. A deploy will not collide.") in capsys.readouterr().out
     assert deploy.main(["retained", "--env", "dev", "--endpoint-url", moto, "--account", "000000000000"]) == 2
     assert ("--account 000000000000: not an account of dev.yaml (deploy.accounts: 111111111111)"
             in capsys.readouterr().err)

@@ -351,11 +351,13 @@ def test_template_rules_are_checked_before_anything_is_created(moto: str) -> Non
     assert ("Template rule DistributionArnInPrimaryRegion failed: In us-west-2, DistributionArn must be the ARN "
             "that the us-east-1 stack outputs as DistributionArn.") in _stack_error(excinfo)
     dev_root = (ROOT / "output" / "dev" / "root.json").read_text()
+    # sa-east-1: a regional edge cache, but beyond dev's PriceClass_100, so not one of dev's regions.
     dev_account = _account_session(moto, "111111111111").client(
-        "cloudformation", region_name="us-west-2", endpoint_url=moto)
+        "cloudformation", region_name="sa-east-1", endpoint_url=moto)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         dev_account.create_stack(StackName="wrong-region", TemplateBody=dev_root, Parameters=templates_bucket)
-    assert "Template rule SupportedRegion failed: This environment deploys only to us-east-1." in _stack_error(excinfo)
+    assert ("Template rule SupportedRegion failed: This environment deploys only to us-east-1, us-east-2, "
+            "us-west-1, us-west-2, eu-central-1, eu-west-1, eu-west-2.") in _stack_error(excinfo)
     assert s3.list_objects_v2(Bucket="rule-templates")["KeyCount"] == 0
     for client in (cfn, dev_account, _client(moto, "cloudformation", "us-west-2")):
         assert [s["StackName"] for s in client.list_stacks()["StackSummaries"]] == []
@@ -421,3 +423,132 @@ def test_nested_stack_update_reaches_dependents_in_dependency_order(moto: str) -
     cfn.update_stack(StackName="order", TemplateBody=root, Parameters=[{"ParameterKey": "Prefix", "ParameterValue": "v2/"}])
     assert cloudwatch.describe_alarms(AlarmNames=["order-alarm"])["MetricAlarms"][0]["AlarmActions"] == [
         "arn:aws:sns:us-east-1:123456789012:second-topic"]
+
+
+# --- log groups, LoggingConfig, parallel stack-set operations (issue 9) ---------------------------
+
+
+def _logs_key(principal_region: str | None = "us-east-1") -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+         "Action": "kms:*", "Resource": "*"}]
+    if principal_region:
+        statements.append({"Effect": "Allow", "Principal": {"Service": f"logs.{principal_region}.amazonaws.com"},
+                           "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*",
+                                      "kms:DescribeKey"], "Resource": "*"})
+    return {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": statements}}}
+
+
+def _group(name: str, retention: int | None = 30, key: Any = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    properties: dict[str, Any] = {"LogGroupName": name}
+    if retention is not None:
+        properties["RetentionInDays"] = retention
+    if key is not None:
+        properties["KmsKeyId"] = key
+    if tags:
+        properties["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return {"Type": "AWS::Logs::LogGroup", "Properties": properties}
+
+
+def test_log_group_gets_its_key_retention_and_tags_and_updates_in_place(moto: str) -> None:
+    _create(moto, {"Key": _logs_key(), "Group": _group("/shop/prod/lambda-edge/viewer-request",
+                                                       key={"Fn::GetAtt": ["Key", "Arn"]}, tags={"Project": "shop"})})
+    logs = _client(moto, "logs")
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/shop/")["logGroups"]
+    assert group["retentionInDays"] == 30 and group["kmsKeyId"].startswith("arn:aws:kms:us-east-1:")
+    assert logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"] == {"Project": "shop"}
+
+    cfn = _client(moto, "cloudformation")
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {
+        "Key": _logs_key(), "Group": _group("/shop/prod/lambda-edge/viewer-request", retention=90,
+                                            key={"Fn::GetAtt": ["Key", "Arn"]}, tags={"Team": "web"})}}
+    cfn.update_stack(StackName="models", TemplateBody=json.dumps(template))
+    assert cfn.describe_stacks(StackName="models")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/shop/")["logGroups"]
+    assert group["retentionInDays"] == 90
+    assert logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"] == {"Team": "web"}
+
+
+@pytest.mark.parametrize(("case", "resources", "reason"), [
+    ("key that CloudWatch Logs of the region may not use",
+     {"Key": _logs_key(principal_region=None), "Group": _group("/g", key={"Fn::GetAtt": ["Key", "Arn"]})},
+     "The specified KMS key"),
+    ("key whose policy names another region's CloudWatch Logs",
+     {"Key": _logs_key(principal_region="eu-west-1"), "Group": _group("/g", key={"Fn::GetAtt": ["Key", "Arn"]})},
+     "is not allowed to be used with CloudWatch Logs"),
+    ("key of another region",
+     {"Group": _group("/g", key="arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555")},
+     "does not exist or is not allowed"),
+    ("retention CloudWatch Logs does not offer", {"Group": _group("/g", retention=10)},
+     "RetentionInDays 10 is not one of 1, 3, 5, 7, 14, 30"),
+])
+def test_log_group_refuses_what_cloudwatch_logs_refuses(moto: str, case: str, resources: dict, reason: str) -> None:
+    with pytest.raises(StackFailed) as excinfo:
+        _create(moto, resources)
+    assert reason in _stack_error(excinfo), case
+    assert _client(moto, "logs").describe_log_groups(logGroupNamePrefix="/g")["logGroups"] == []
+
+
+def test_log_group_name_taken_fails_already_exists(moto: str) -> None:
+    _client(moto, "logs").create_log_group(logGroupName="/taken")
+    with pytest.raises(StackFailed) as excinfo:
+        _create(moto, {"Group": _group("/taken")})
+    assert "Resource of type 'AWS::Logs::LogGroup' with identifier '/taken' already exists." in _stack_error(excinfo)
+
+
+def test_lambda_logging_config_through_cloudformation_and_the_api(moto: str) -> None:
+    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}}}
+    function = _edge_function("logs-here")
+    function["Properties"]["Role"] = {"Fn::GetAtt": ["EdgeRole", "Arn"]}
+    function["Properties"]["LoggingConfig"] = {"LogGroup": {"Ref": "Group"}}
+    plain = _edge_function("logs-default")
+    _create(moto, {"EdgeRole": role, "Group": _group("/shop/prod/lambda-edge/x"), "Fn": function, "Plain": plain})
+    lambda_client = _client(moto, "lambda")
+    assert lambda_client.get_function_configuration(FunctionName="logs-here")["LoggingConfig"] == {
+        "LogFormat": "Text", "LogGroup": "/shop/prod/lambda-edge/x"}
+    assert lambda_client.get_function_configuration(FunctionName="logs-default")["LoggingConfig"] == {
+        "LogFormat": "Text", "LogGroup": "/aws/lambda/logs-default"}
+    lambda_client.update_function_configuration(FunctionName="logs-default", LoggingConfig={"LogGroup": "/other"})
+    assert lambda_client.get_function_configuration(FunctionName="logs-default")["LoggingConfig"]["LogGroup"] == "/other"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        lambda_client.update_function_configuration(FunctionName="logs-default",
+                                                    LoggingConfig={"LogGroup": "no spaces allowed"})
+    assert excinfo.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        lambda_client.update_function_configuration(FunctionName="logs-default", LoggingConfig={
+            "LogFormat": "Text", "ApplicationLogLevel": "DEBUG"})
+    assert "JSON log format" in excinfo.value.response["Error"]["Message"]
+
+
+def _stack_set(moto: str, name: str, template: dict[str, Any]) -> Any:
+    cfn = _client(moto, "cloudformation")
+    cfn.create_stack_set(StackSetName=name, TemplateBody=json.dumps(template), PermissionModel="SELF_MANAGED")
+    return cfn
+
+
+@pytest.mark.parametrize(("concurrency", "expected"), [
+    # One after the other: the failing region stops the operation, the later region is cancelled.
+    ("SEQUENTIAL", {"us-east-1": "FAILED", "eu-west-1": "CANCELLED"}),
+    # All at once: each region runs its own course.
+    ("PARALLEL", {"us-east-1": "FAILED", "eu-west-1": "SUCCEEDED"}),
+])
+def test_a_failed_region_cancels_later_regions_only_when_they_go_one_after_the_other(
+        moto: str, concurrency: str, expected: dict[str, str]) -> None:
+    # The group exists in us-east-1 only: that region's instance fails "already exists".
+    _client(moto, "logs").create_log_group(logGroupName="/in-the-way")
+    cfn = _stack_set(moto, f"set-{concurrency.lower()}", {
+        "AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Group": _group("/in-the-way")}})
+    preferences: dict[str, Any] = {"RegionConcurrencyType": concurrency, "FailureToleranceCount": 0,
+                                   "MaxConcurrentCount": 1}
+    if concurrency == "SEQUENTIAL":
+        preferences["RegionOrder"] = ["us-east-1", "eu-west-1"]
+    operation = cfn.create_stack_instances(StackSetName=f"set-{concurrency.lower()}", Accounts=["123456789012"],
+                                           Regions=["us-east-1", "eu-west-1"], OperationPreferences=preferences)
+    op_id = operation["OperationId"]
+    described = cfn.describe_stack_set_operation(StackSetName=f"set-{concurrency.lower()}", OperationId=op_id)
+    assert described["StackSetOperation"]["Status"] == "FAILED"
+    assert described["StackSetOperation"]["OperationPreferences"]["RegionConcurrencyType"] == concurrency
+    results = cfn.list_stack_set_operation_results(StackSetName=f"set-{concurrency.lower()}", OperationId=op_id)
+    assert {r["Region"]: r["Status"] for r in results["Summaries"]} == expected
