@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Roll the generated templates out with CloudFormation StackSets, and manage the edge config.
+"""Roll the generated templates out with CloudFormation StackSets, manage the edge config, publish the site.
 
 Subcommands are registered by the packages that implement them; this file only dispatches.
 Exit status: 0 success, 1 a failed check or operation, 2 bad input.
@@ -12,6 +12,7 @@ import sys
 
 from edgeconfig import cli as edge_config_cli
 from rollout import cli as rollout_cli
+from sitepublish import cli as site_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     edge_config_cli.register(commands)
     rollout_cli.register(commands)
+    site_cli.register(commands)
     return parser
 
 

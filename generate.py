@@ -12,22 +12,28 @@ Lint results are kept in .lint-cache/ under a key of everything that can change 
 template, its regions, cfn-lint and its schemas, the rules in templates/lint_rules/, .cfnlintrc):
 a template whose key is unchanged is not linted again.
 
-Exit status: 0 success, 1 a failed check (lint findings, wiring, size, --check difference),
-2 bad input (an invalid or unknown config file, or an alias or hosted zone that two accounts or
-environments claim). output/ is replaced whole or not at all.
+Exit status: 0 success, 1 a failed check (lint findings, wiring, size, --check difference) or
+a failed write, 2 bad input (an invalid or unknown config file, an alias or hosted zone that two
+accounts or environments claim, an unusable option). Each output/<env>/ is replaced whole or not
+at all; generate.py only replaces or removes the templates it writes, and leaves every other file
+in output/ alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from templates.build import BuildError, RenderedTemplate, render_checked
+from templates.build import BUILDERS, BuildError, RenderedTemplate, render_checked
+from templates.common import GENERATED_MARK
 from templates.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, EnvConfig, environment_names, load_environment
+from templates.footprint import footprint
 from templates.global_rules import GlobalRuleError, domain_problems
 from templates.lint import LintError, LintRequest, default_jobs, lint_templates
 from templates.lint_cache import CACHE_DIR, LintCache
@@ -70,8 +76,12 @@ def _positive_int(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = _unusable_output(args.output)
+    if problem:
+        print(f"error: --output {args.output}: {problem}", file=sys.stderr)
+        return 2
     try:
-        names = args.env or environment_names(args.config_dir)
+        names = list(dict.fromkeys(args.env or environment_names(args.config_dir)))
         if not names:
             raise ConfigError(args.config_dir, [("(directory)", "holds no <env>.yaml file")])
         envs = [load_environment(name, args.config_dir) for name in names]
@@ -94,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     if args.check:
-        return _check(args.output, rendered)
+        return _check(args.output, rendered, every_environment=args.env is None)
 
     findings: dict[str, dict[str, list[str]]] = {}
     summary = None
@@ -117,8 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         for line in failed:
             print(f"  {line}", file=sys.stderr)
         return 1
-    _write(args.output, rendered, replace_all=args.env is None)
+    try:
+        removed = _write(args.output, rendered, every_environment=args.env is None)
+    except OSError as exc:
+        print(f"error: writing to --output {args.output} failed: {exc}", file=sys.stderr)
+        return 1
     print(f"\nwrote {sum(len(v) for v in rendered.values())} templates to {args.output}")
+    for path in removed:
+        print(f"removed {path} (generated earlier, not generated any more)")
     return 0
 
 
@@ -139,17 +155,31 @@ def _lint(envs: list[EnvConfig], rendered: dict[str, list[RenderedTemplate]],
     return findings, summary
 
 
+def _unusable_output(output: Path) -> str:
+    """Why generate.py cannot write to `output` (a file, not writable), or "" if it can."""
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return ""
+
+
 def _print_table(env: EnvConfig, templates: list[RenderedTemplate], findings: dict[str, list[str]] | None) -> None:
     regions = " + ".join(env.regions)
     print(f"\n{env.environment} ({env.source.name}; linted for {regions})" if findings is not None
           else f"\n{env.environment} ({env.source.name}; not linted)")
+    per_account = footprint(env, {r.component: json.loads(r.body) for r in templates})
+    print(f"  {per_account.summary()}; {len(env.deploy.accounts)} account(s)")
     print(f"  {'template':<18}{'resources':>10}{'bytes':>10}{'findings':>10}")
     for r in templates:
         count = "-" if findings is None else str(len(findings.get(r.filename, [])))
         print(f"  {r.filename:<18}{r.resources:>10}{len(r.body):>10}{count:>10}")
 
 
-def _check(output: Path, rendered: dict[str, list[RenderedTemplate]]) -> int:
+def _check(output: Path, rendered: dict[str, list[RenderedTemplate]], every_environment: bool) -> int:
     """Name every file that differs from, is missing from, or is extra in output/<env>/."""
     differing = []
     for name, templates in rendered.items():
@@ -164,6 +194,9 @@ def _check(output: Path, rendered: dict[str, list[RenderedTemplate]]) -> int:
                 differing.append(f"{path}: missing")
             elif path.read_bytes() != expected[filename]:
                 differing.append(f"{path}: differs")
+    if every_environment:
+        for path in _orphaned_templates(output, rendered):
+            differing.append(f"{path}: its environment is not in the config directory any more (remove it)")
     if differing:
         print("output/ is stale; run `python generate.py` and commit the result:", file=sys.stderr)
         for line in differing:
@@ -173,31 +206,109 @@ def _check(output: Path, rendered: dict[str, list[RenderedTemplate]]) -> int:
     return 0
 
 
-def _write(output: Path, rendered: dict[str, list[RenderedTemplate]], replace_all: bool) -> None:
-    """Write beside output/, then swap directories in, so readers never see half a set."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".output-new-", dir=output.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private
+# What generate.py owns in output/: in output/<env>/, the files named as it names its templates,
+# and any other *.json whose Description carries GENERATED_MARK (what an earlier version wrote).
+# Everything else there (notes, untracked files, other directories) is never replaced or removed.
+_TEMPLATE_NAMES = frozenset(f"{component}.json" for component in BUILDERS)
+_MAX_TEMPLATE_BYTES_READ = 2_000_000
+
+
+def _written_by_generate(path: Path) -> bool:
+    """True for a file of output/<env>/ that generate.py writes, or wrote: it may replace or remove it."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    return path.name in _TEMPLATE_NAMES or _carries_mark(path)
+
+
+def _carries_mark(path: Path) -> bool:
+    """True for a *.json template whose Description ends with generate.py's mark."""
+    if path.suffix != ".json" or path.is_symlink() or not path.is_file():
+        return False
     try:
-        if not replace_all and output.is_dir():
-            # Keep the environments that were not regenerated.
-            for existing in output.iterdir():
-                if existing.is_dir() and existing.name not in rendered:
-                    shutil.copytree(existing, staging / existing.name)
+        if path.stat().st_size > _MAX_TEMPLATE_BYTES_READ:
+            return False
+        template = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    description = template.get("Description") if isinstance(template, dict) else None
+    return isinstance(description, str) and description.endswith(f"; {GENERATED_MARK})")
+
+
+def _orphaned_templates(output: Path, rendered: dict[str, list[RenderedTemplate]]) -> list[Path]:
+    """Templates generate.py wrote (they carry its mark) for environments the config directory no longer has."""
+    if not output.is_dir():
+        return []
+    found: list[Path] = []
+    for directory in sorted(output.iterdir()):
+        if directory.name in rendered or directory.name.startswith(".") or directory.is_symlink() \
+                or not directory.is_dir():
+            continue
+        found.extend(path for path in sorted(directory.glob("*.json")) if _carries_mark(path))
+    return found
+
+
+def _write(output: Path, rendered: dict[str, list[RenderedTemplate]], every_environment: bool) -> list[Path]:
+    """Replace each output/<env>/ at once: its new templates, plus every file there generate.py did not write.
+
+    Each directory is built beside the old one, then swapped in with two renames, so a reader never
+    sees half a set, and a failure before the swaps leaves output/ as it was. Returns the templates
+    removed because their environment is gone (only when every environment was generated).
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
         for name, templates in rendered.items():
-            (staging / name).mkdir()
+            target = output / name
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                raise OSError(f"{target} is not a directory")
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}-new-", dir=output))
+            staged.append((staging, target))
+            staging.chmod(0o755)  # mkdtemp makes it private
+            if target.is_dir():
+                for existing in target.iterdir():
+                    if not _written_by_generate(existing):
+                        _copy_kept(existing, staging / existing.name)
             for r in templates:
-                (staging / name / r.filename).write_bytes(r.body)
-        old = None
-        if output.exists():
-            old = Path(tempfile.mkdtemp(prefix=".output-old-", dir=output.parent))
-            output.rename(old / "output")
-        staging.rename(output)
-        if old is not None:
-            shutil.rmtree(old)
+                (staging / r.filename).write_bytes(r.body)
+        for staging, target in staged:
+            _swap_in(staging, target)
+        removed = _orphaned_templates(output, rendered) if every_environment else []
+        for path in removed:
+            path.unlink()
+        for directory in {path.parent for path in removed}:
+            if not any(directory.iterdir()):
+                directory.rmdir()
+        return removed
     finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        for staging, _ in staged:
+            if staging.exists():
+                shutil.rmtree(staging)
+
+
+def _copy_kept(source: Path, destination: Path) -> None:
+    """Carry a file generate.py does not own into the new directory, as it is."""
+    if source.is_symlink():
+        os.symlink(os.readlink(source), destination)
+    elif source.is_dir():
+        shutil.copytree(source, destination, symlinks=True)
+    else:
+        shutil.copy2(source, destination)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put `staging` in place of `target`: the old directory is moved aside, then deleted."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    target.rename(old / target.name)
+    try:
+        staging.rename(target)
+    except BaseException:  # interrupted or refused between the two renames: put the old directory back
+        (old / target.name).rename(target)
+        old.rmdir()
+        raise
+    shutil.rmtree(old)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from edgeconfig.accounts import (AccountState, EnvironmentTables, Failure, Outco
                                  rollback, select_accounts)
 from edgeconfig.model import EdgeConfig, StoredVersion, edge_config_path, load_edge_config
 from edgeconfig.store import StoreError
-from rollout.aws import Clients, make_session, require_credentials
+from rollout.aws import Clients, endpoint_url, make_session, region_name, require_credentials
 from rollout.errors import InputError, RolloutFailed
 from templates.config import ConfigError, EnvConfig, load_environment
 
@@ -50,7 +50,7 @@ exit status:
   1  the operation failed in some account: version conflict, table missing, access denied,
      AWS error, nothing to roll back to; for diff: differences found
   2  bad input: invalid edge-config file (file and field named), unknown environment or
-     --account, missing AWS credentials or profile
+     --account, missing AWS credentials or profile, a bad option value
 
 See docs/edge-config.md for the file format, the table layout and the permissions."""
 
@@ -76,8 +76,9 @@ def register(commands: Any) -> argparse.ArgumentParser:
     aws.add_argument("--profile", help="AWS profile of the deploying (administration) account, which enters "
                                        "each target account through its execution role (default: the "
                                        "standard credential chain)")
-    aws.add_argument("--region", help="region of the table to write and read (default: the primary region)")
-    aws.add_argument("--endpoint-url", metavar="URL",
+    aws.add_argument("--region", type=region_name,
+                     help="region of the table to write and read (default: the primary region)")
+    aws.add_argument("--endpoint-url", metavar="URL", type=endpoint_url,
                      help="send every AWS call (STS, DynamoDB) to this endpoint, e.g. a moto server")
 
     actions = parser.add_subparsers(dest="edge_config_action", metavar="ACTION", required=True)
@@ -89,7 +90,8 @@ def register(commands: Any) -> argparse.ArgumentParser:
                                           "condition that its deployed version did not change meanwhile. "
                                           "Stops at the first failed write and says which accounts run which "
                                           "version; the same push again finishes the job.")
-    push.add_argument("--message", "-m", default="", help="why: stored with the version and shown by show")
+    push.add_argument("--message", "-m", default="", type=_message,
+                      help="why: stored with the version and shown by show")
     push.add_argument("--expect-version", type=_non_negative, metavar="N",
                       help="only push if version N is deployed (0: nothing deployed yet) in every account "
                            "the push writes, e.g. the version a reviewed diff was made against")
@@ -110,9 +112,17 @@ def register(commands: Any) -> argparse.ArgumentParser:
                                               "written. History is never rewritten.")
     rollback.add_argument("--to-version", type=_positive, metavar="N",
                           help="version to restore (default: the one before the deployed version)")
-    rollback.add_argument("--message", "-m", default="", help="why: stored with the new version")
+    rollback.add_argument("--message", "-m", default="", type=_message, help="why: stored with the new version")
     parser.set_defaults(func=run)
     return parser
+
+
+def _message(text: str) -> str:
+    """argparse type of --message: one line the history can show (a DynamoDB item holds at most 400 KB)."""
+    if len(text) > 1000 or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"must be one line of at most 1000 printable characters, got {len(text)} "
+                                         "characters" + ("" if text.isprintable() else " with control characters"))
+    return text
 
 
 def _positive(text: str) -> int:
@@ -129,6 +139,8 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    if value > 10**9:
+        raise argparse.ArgumentTypeError(f"must be a version number, at most 1000000000, got {text}")
     return value
 
 

@@ -86,22 +86,35 @@ class StoredVersion:
 
     @classmethod
     def from_item(cls, item: dict) -> StoredVersion:
-        """Read a low-level DynamoDB item (attribute-value form)."""
-        def text(name: str) -> str:
-            return item.get(name, {}).get("S", "")
+        """Read a low-level DynamoDB item (attribute-value form); ConfigError names an attribute that is wrong."""
+        key = ", ".join(f"{name}={next(iter(item[name].values()))}"
+                        for name in (schema.PARTITION_KEY, schema.SORT_KEY)
+                        if isinstance(item.get(name), dict) and item[name])
+        problems: list[tuple[str, str]] = []
 
-        restored = item.get("restored_from", {}).get("N")
-        return cls(
-            version=int(item["config_version"]["N"]),
-            schema_version=int(item.get("schema_version", {}).get("N", "0")),
-            content=text("content"),
-            content_hash=text("content_hash"),
-            pushed_at=text("pushed_at"),
-            pushed_by=text("pushed_by"),
-            action=text("action"),
-            message=text("message"),
-            restored_from=int(restored) if restored is not None else None,
-        )
+        def attribute(name: str, kind: str, required: bool = False) -> str | None:
+            value = item.get(name)
+            if value is None:
+                if required:
+                    problems.append((name, "is missing"))
+                return None
+            if not isinstance(value, dict) or not isinstance(value.get(kind), str):
+                problems.append((name, f"must be a DynamoDB {'number' if kind == 'N' else 'string'} ({kind})"))
+                return None
+            if kind == "N" and not value[kind].isdigit():
+                problems.append((name, f"must be a whole number, got {value[kind][:20]!r}"))
+                return None
+            return value[kind]
+
+        version = attribute("config_version", "N", required=True)
+        schema_version = attribute("schema_version", "N")
+        restored = attribute("restored_from", "N")
+        texts = {name: attribute(name, "S") or "" for name in
+                 ("content", "content_hash", "pushed_at", "pushed_by", "action", "message")}
+        if problems:
+            raise ConfigError(f"table item ({key})" if key else "table item", problems)
+        return cls(version=int(version), schema_version=int(schema_version or "0"),
+                   restored_from=int(restored) if restored is not None else None, **texts)
 
     def to_item(self, config_id: str, sort_version: int) -> dict:
         """The item under (config_id, sort_version): 0 for the current item, `version` for history."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -167,24 +169,44 @@ def pages(method: Callable[..., dict], key: str, **kwargs: Any) -> Iterator[Any]
 # The reads deploy/status/outputs/diff/destroy make in a target account: the execution role is
 # assumed with this session policy, so those commands can only look (a session policy narrows
 # what the role may do for this session).
-READ_SESSION_POLICY = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{
-        "Effect": "Allow",
-        "Action": [
-            "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
-            "cloudformation:DescribeStackResources", "cloudformation:ListStackResources",
-            "cloudformation:GetTemplate",
-        ],
-        "Resource": "*",
-    }],
-}, separators=(",", ":"))
+READ_ACTIONS = (
+    "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStackResources", "cloudformation:ListStackResources",
+    "cloudformation:GetTemplate",
+)
+# What deploy's pre-flight and `retained` also read: whether a name the templates use is taken.
+# These Describe/List/Get/Head calls take no narrower resource that is known before the lookup
+# (ListBuckets, ListAliases and ListDistributions have none at all).
+INSPECT_ACTIONS = READ_ACTIONS + (
+    "s3:ListAllMyBuckets", "s3:ListBucket", "dynamodb:DescribeTable", "logs:DescribeLogGroups",
+    "lambda:GetFunction", "iam:GetRole", "kms:ListAliases", "cloudfront:ListDistributions",
+)
+
+
+def session_policy(statements: list[dict[str, Any]]) -> str:
+    """A session policy document, as compact as STS counts it (at most 2,048 characters)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
+
+
+READ_SESSION_POLICY = session_policy([{"Effect": "Allow", "Action": list(READ_ACTIONS), "Resource": "*"}])
+INSPECT_SESSION_POLICY = session_policy([{"Effect": "Allow", "Action": list(INSPECT_ACTIONS), "Resource": "*"}])
+
+# STS refuses a session policy over 2,048 characters of plain text.
+MAX_SESSION_POLICY_CHARS = 2048
 
 
 class Access:
-    """Why a target account is entered: to read stacks, or to bootstrap it (others: Clients.define_access)."""
+    """Why a target account is entered, and so which role and session policy are used.
+
+    READ, INSPECT and SCOPED use the execution role narrowed by a session policy: READ to reading
+    stacks, INSPECT also to looking up names, SCOPED to what the caller's policy names (the
+    resources `retained` reads or deletes). BOOTSTRAP uses the bootstrap role, unnarrowed.
+    Others: Clients.define_access.
+    """
 
     READ = "read"
+    INSPECT = "inspect"
+    SCOPED = "scoped"
     BOOTSTRAP = "bootstrap"
 
 
@@ -216,10 +238,13 @@ class Clients:
         self.bootstrap_role_name = bootstrap_role_name
         self.notify = notify
         self._clients: dict[tuple, RetryingClient] = {}
-        self._assumed: dict[tuple[str, str], _Assumed] = {}
-        # Access -> (role assumed in the target account, session policy narrowing it, or None).
+        self._assumed: dict[tuple[str, str, str], _Assumed] = {}
+        # Access -> (role assumed in the target account, session policy narrowing it, or None;
+        # Access.SCOPED takes its policy from each call).
         self._accesses: dict[str, tuple[str, str | None]] = {
             Access.READ: (EXECUTION_ROLE_NAME, READ_SESSION_POLICY),
+            Access.INSPECT: (EXECUTION_ROLE_NAME, INSPECT_SESSION_POLICY),
+            Access.SCOPED: (EXECUTION_ROLE_NAME, None),
             Access.BOOTSTRAP: (bootstrap_role_name, None),
         }
         self._account: str | None = None
@@ -266,34 +291,71 @@ class Clients:
     def account(self) -> str:
         return self.caller()[0]
 
-    def target(self, account: str, service: str, region: str, access: str = Access.READ) -> RetryingClient:
-        """A client acting in `account`: the caller's own credentials there, else an assumed role."""
+    def target(self, account: str, service: str, region: str, access: str = Access.READ,
+               policy: str | None = None) -> RetryingClient:
+        """A client acting in `account`: the caller's own credentials there, else an assumed role.
+
+        `policy` is the session policy of Access.SCOPED (the others have a fixed one).
+        """
         if account == self.account:
             return self.admin(service, region)
-        credentials = self._credentials(account, access)
+        credentials = self._credentials(account, access, policy)
         key = ("target", account, access, service, region, credentials["AccessKeyId"])
         if key not in self._clients:
-            # The caller's session with the role's credentials: its loaded service models are reused
-            # (a new session per account would parse them again, about 0.3 s per client).
-            self._clients[key] = self._wrap(self.session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config(service),
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            ))
+            self._clients[key] = self._wrap(self._client_as(credentials, service, region, self._config(service)))
         return self._clients[key]
+
+    def assumed(self, role_arn: str, service: str, region: str, session_name: str, pool: int = 10) -> RetryingClient:
+        """A client acting as `role_arn`, assumed with the caller's credentials (e.g. the site publisher role).
+
+        `pool` is the number of HTTP connections the client keeps, for callers that send in parallel.
+        """
+        now = datetime.now(timezone.utc)
+        cached = self._assumed.get((role_arn, session_name))
+        if not cached or cached.expires - now <= timedelta(minutes=5):
+            try:
+                response = self.admin("sts", "us-east-1").assume_role(
+                    RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600)
+            except botocore.exceptions.ClientError as exc:
+                raise RolloutFailed(f"cannot assume {role_arn} ({error_code(exc)}: {error_message(exc)}); "
+                                    "the role trusts the account that deployed the stack set: use its "
+                                    "credentials, with sts:AssumeRole on this role") from exc
+            expires = response["Credentials"].get("Expiration")
+            if not isinstance(expires, datetime):
+                expires = now + timedelta(hours=1)
+            cached = self._assumed[(role_arn, session_name)] = _Assumed(
+                response["Credentials"], expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc))
+        credentials = cached.credentials
+        key = ("assumed", role_arn, service, region, pool, credentials["AccessKeyId"])
+        if key not in self._clients:
+            config = self._config(service).merge(Config(max_pool_connections=pool))
+            self._clients[key] = self._wrap(self._client_as(credentials, service, region, config))
+        return self._clients[key]
+
+    def _client_as(self, credentials: dict[str, Any], service: str, region: str, config: Config) -> Any:
+        """A client with other credentials (a role's), from the caller's session: its loaded service
+        models are reused (a new session per account would parse them again, about 0.3 s per client)."""
+        return self.session.client(
+            service, region_name=region, endpoint_url=self.endpoint_url, config=config,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
     def define_access(self, access: str, role_name: str, session_policy: str | None) -> None:
         """Another reason to enter target accounts: assume `role_name` there, narrowed by `session_policy`."""
         self._accesses[access] = (role_name, session_policy)
 
-    def _credentials(self, account: str, access: str) -> dict[str, Any]:
-        cached = self._assumed.get((account, access))
+    def _credentials(self, account: str, access: str, policy: str | None = None) -> dict[str, Any]:
+        role_name, session_policy = self._accesses[access]
+        session_policy = policy or session_policy
+        if access == Access.SCOPED and not session_policy:
+            raise ValueError("Access.SCOPED needs the session policy that names what it may do")
+        cached = self._assumed.get((account, access, session_policy or ""))
         now = datetime.now(timezone.utc)
         # Long CloudFront operations outlive a session: renew before the credentials expire.
         if cached and cached.expires - now > timedelta(minutes=5):
             return cached.credentials
-        role_name, session_policy = self._accesses[access]
         role_arn = f"arn:aws:iam::{account}:role/{role_name}"
         kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": f"edgecdn-deploy-{access}",
                                   "DurationSeconds": 3600}
@@ -313,8 +375,30 @@ class Clients:
             expires = now + timedelta(hours=1)
         elif expires.tzinfo is None:
             expires = expires.replace(tzinfo=timezone.utc)
-        self._assumed[(account, access)] = _Assumed(credentials, expires)
+        self._assumed[(account, access, session_policy or "")] = _Assumed(credentials, expires)
         return credentials
+
+
+def endpoint_url(text: str) -> str:
+    """argparse type of --endpoint-url: an http(s) URL with a host (botocore raises ValueError on others)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in text
+        parts.port  # noqa: B018 -- ValueError on a port that is not a number from 0 to 65535
+    except ValueError:
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"must be an http(s) URL such as http://localhost:5000, got {text!r}")
+    return text
+
+
+def region_name(text: str) -> str:
+    """argparse type of --region: an AWS region name such as us-west-2."""
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", text):
+        raise argparse.ArgumentTypeError(f"must be an AWS region such as us-west-2, got {text!r}")
+    return text
 
 
 def make_session(profile: str | None = None) -> boto3.Session:

@@ -148,8 +148,7 @@ class Bootstrapper:
                 f"execution role in {account}", replace_trust=False,
                 trust_statement=execution_trust_statement(admin),
             )
-        for region in self.env.regions:
-            self._ensure_bucket(naming.template_bucket_name(self.env.project, admin, region), region)
+        self.ensure_template_buckets(list(self.env.regions))
         self.console.line("Bootstrap complete." if self.changed else "Bootstrap complete: nothing to change.")
         return 0
 
@@ -199,6 +198,11 @@ class Bootstrapper:
             iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
             outcome = "updated"
         self._report(f"{what} ({name})", outcome)
+
+    def ensure_template_buckets(self, regions: list[str]) -> None:
+        """The template buckets of these regions, as `run` makes them (deploy: regions added since)."""
+        for region in regions:
+            self._ensure_bucket(naming.template_bucket_name(self.env.project, self.clients.account, region), region)
 
     def _ensure_bucket(self, bucket: str, region: str) -> None:
         s3 = self.clients.admin("s3", region)

@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import textwrap
 from typing import Callable
 
 import botocore.exceptions
 
 from rollout import naming
-from rollout.aws import Clients, error_code, error_message, make_session, require_credentials
+from rollout.aws import Clients, endpoint_url, error_code, error_message, make_session, require_credentials
 from rollout.console import Console
 from rollout.errors import InputError, RolloutFailed
 from rollout.inputs import load_env, load_templates
+from rollout.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
 EXIT_INTERRUPTED = 130
 
 
-def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
+def add_common_options(parser: argparse.ArgumentParser, aws: bool = True) -> None:
     parser.add_argument("--env", required=True, metavar="NAME",
                         help="environment: config/NAME.yaml and output/NAME/")
     if aws:
         parser.add_argument("--profile", metavar="PROFILE",
                             help="AWS profile of the deploying (administration) account; default: "
                                  "the standard credential chain (AWS_PROFILE, environment, SSO, ...)")
-        parser.add_argument("--endpoint-url", metavar="URL",
+        parser.add_argument("--endpoint-url", metavar="URL", type=endpoint_url,
                             help="send every AWS call to this endpoint (an emulator such as moto)")
 
 
-def _clients(args: argparse.Namespace, console: Console) -> Clients:
+def connect(args: argparse.Namespace, console: Console) -> Clients:
     session = make_session(args.profile)
     require_credentials(session)
     clients = Clients(session, endpoint_url=args.endpoint_url, notify=console.line,
@@ -37,7 +40,7 @@ def _clients(args: argparse.Namespace, console: Console) -> Clients:
     return clients
 
 
-def _guard(action: Callable[[Console], int]) -> int:
+def guarded(action: Callable[[Console], int]) -> int:
     console = Console()
     try:
         return action(console)
@@ -65,8 +68,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         env = load_env(args.env)
-        return bootstrap(env, _clients(args, console), console)
-    return _guard(run)
+        return bootstrap(env, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -74,8 +77,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
-        return publish(templates, _clients(args, console), console)
-    return _guard(run)
+        return publish(templates, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -83,8 +86,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
-        return deploy(templates, _clients(args, console), console)
-    return _guard(run)
+        return deploy(templates, connect(args, console), console,
+                      expire_legacy_edge_logs=args.expire_legacy_edge_logs)
+    return guarded(run)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -92,8 +96,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         env = load_env(args.env)
-        return status(env, _clients(args, console), console)
-    return _guard(run)
+        return status(env, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_outputs(args: argparse.Namespace) -> int:
@@ -101,8 +105,8 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         env = load_env(args.env)
-        return outputs(env, _clients(args, console), console, as_json=args.json)
-    return _guard(run)
+        return outputs(env, connect(args, console), console, as_json=args.json)
+    return guarded(run)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -110,8 +114,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
-        return diff(templates, _clients(args, console), console)
-    return _guard(run)
+        return diff(templates, connect(args, console), console)
+    return guarded(run)
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
@@ -122,17 +126,37 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         if not args.yes:
             raise InputError(f"destroy deletes every instance of stack set {naming.stack_set_name(env)} "
                              "and the stack set itself; pass --yes to confirm")
-        return destroy(env, _clients(args, console), console)
-    return _guard(run)
+        return destroy(env, connect(args, console), console)
+    return guarded(run)
+
+
+def cmd_retained(args: argparse.Namespace) -> int:
+    from rollout.retained import retained
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        return retained(templates, connect(args, console), console, delete_empty=args.delete_empty,
+                        delete_data=args.delete_data, accounts=args.account)
+    return guarded(run)
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
     from rollout.rehearse import run_rehearsal
 
     def run(console: Console) -> int:
-        templates = load_templates(load_env(args.env))
-        return run_rehearsal(templates, console)
-    return _guard(run)
+        env = load_env(args.env)
+        unfit = SCENARIOS[args.scenario].unfit(env)
+        if unfit:
+            raise InputError(f"--scenario {args.scenario}: {unfit}")
+        return run_rehearsal(load_templates(env), console, scenario=args.scenario)
+    return guarded(run)
+
+
+def _role_name(text: str) -> str:
+    """argparse type of --bootstrap-role: an IAM role name (1-64 of letters, digits and +=,.@_-)."""
+    if not re.fullmatch(r"[\w+=,.@-]{1,64}", text, re.ASCII):
+        raise argparse.ArgumentTypeError(f"must be an IAM role name (1-64 letters, digits and +=,.@_-), got {text!r}")
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -141,7 +165,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             aws: bool = True) -> argparse.ArgumentParser:
         parser = subparsers.add_parser(name, help=help_text, description=description,
                                        formatter_class=argparse.RawDescriptionHelpFormatter)
-        _common(parser, aws=aws)
+        add_common_options(parser, aws=aws)
         parser.set_defaults(func=func)
         return parser
 
@@ -152,17 +176,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--bootstrap-role), and a private, encrypted template bucket per region that the execution\n"
         "roles can read. Run it once per environment, and again after adding an account.")
     bootstrap.add_argument("--bootstrap-role", default=naming.DEFAULT_BOOTSTRAP_ROLE_NAME, metavar="NAME",
+                           type=_role_name,
                            help="role assumed in each target account to create the execution role "
                                 "(default: %(default)s, which AWS Organizations creates)")
     add("publish", cmd_publish, "upload output/ENV/ to the template buckets",
         "Upload output/ENV/ to each region's template bucket under a prefix derived from the\n"
         "content (unchanged files are never uploaded again), then print the root template URL and\n"
         "console links to create the stacks without StackSets.")
-    add("deploy", cmd_deploy, "create or update the stack set and its instances",
-        "Publish, then bring stack set PROJECT-ENV and its instances to output/ENV/: us-east-1\n"
-        "first, then the primary region with the DistributionArn of the us-east-1 instance.\n"
-        "Waits for an operation already running; a run after an interruption resumes.\n"
-        "Exit 0 when every instance is CURRENT, 1 when an operation failed, 2 on bad input.")
+    deploy = add("deploy", cmd_deploy, "create or update the stack set and its instances",
+                 "Publish, then bring stack set PROJECT-ENV and its instances to output/ENV/: us-east-1,\n"
+                 "the edge log regions and the replica regions first (all at once), then the primary\n"
+                 "region with the DistributionArn of each account's us-east-1 instance.\n"
+                 "Before any change, refuses names that are taken (exit 2) and lists the edge functions'\n"
+                 "old /aws/lambda/us-east-1.<function> log groups, which it leaves as they are.\n"
+                 "Waits for an operation already running; a run after an interruption resumes.\n"
+                 "Exit 0 when every instance is CURRENT, 1 when an operation failed, 2 on bad input.")
+    deploy.add_argument("--expire-legacy-edge-logs", action="store_true",
+                        help="give the edge functions' old /aws/lambda/us-east-1.<function> log groups "
+                             "retention.function_logs_days once the rollout succeeds (CloudWatch Logs then "
+                             "deletes their older events); without it they keep every event")
     add("status", cmd_status, "show the stack set, its instances and recent operations",
         "Show the stack set, each instance's status and the latest operations.\n"
         "Exit 0 when every instance of the config is CURRENT, else 1.")
@@ -178,9 +210,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                   "DeletionPolicy RetainExceptOnCreate stay and are listed; edge functions that CloudFront still\n"
                   "replicates are reported with what to run later.")
     destroy.add_argument("--yes", action="store_true", help="confirm the deletion")
-    add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
-        "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
-        "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
-        "to every account (twice), then check the cross-region wiring and the edge-config tables\n"
-        "through the service APIs. Exit 0 only when everything holds.",
-        aws=False)
+    retained = add("retained", cmd_retained, "list (and delete) what an earlier rollout left that a deploy would hit",
+                   "List the resources that have a name this environment's templates give (buckets, the\n"
+                   "edge-config table, log groups, edge functions, roles, KMS aliases) but are not part of\n"
+                   "its live stacks - retained by an earlier destroy or rollback - and aliases that\n"
+                   "another distribution holds; say what each holds. A deploy refuses to start while any\n"
+                   "exist. Resources of the live stacks are never touched.\n"
+                   "Exit 0 when none is left (a deploy will not collide), 1 when some remain.")
+    retained.add_argument("--delete-empty", action="store_true",
+                          help="delete the ones that hold no data: buckets without any object version, tables "
+                               "without items, log groups without log streams, functions, roles, KMS aliases")
+    retained.add_argument("--delete-data", action="store_true",
+                          help="also delete the ones that hold data (object versions, items, logs are lost)")
+    retained.add_argument("--account", action="append", metavar="ID",
+                          help="only this account of the environment (repeatable); default: all")
+    rehearse = add("rehearse", cmd_rehearse, "rehearse the whole rollout against moto, in-process",
+                   "Run bootstrap, publish, deploy, outputs and a second (no-op) deploy of output/ENV/\n"
+                   "against moto started in this process (no AWS account needed), push config/edge/ENV.yaml\n"
+                   "to every account (twice), sync, rebuild, change and roll back a small site (deploy.py\n"
+                   "site), then check the cross-region wiring, the edge-config tables and the site through\n"
+                   "the service APIs. Exit 0 only when everything holds.\n"
+                   "--scenario runs another way a rollout goes instead of the first deploy:\n"
+                   + "".join(textwrap.fill(f"{s.name}: {s.summary}", 90, initial_indent="  ",
+                                           subsequent_indent="      ") + "\n" for s in SCENARIOS.values()),
+                   aws=False)
+    rehearse.add_argument("--scenario", choices=sorted(SCENARIOS), default=DEFAULT_SCENARIO, metavar="NAME",
+                          help=f"one of {', '.join(sorted(SCENARIOS))} (default: %(default)s)")

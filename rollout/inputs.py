@@ -12,11 +12,12 @@ from typing import Any, Callable
 from rollout.errors import InputError
 from rollout.naming import (
     PARAM_DISTRIBUTION_ARN,
+    PARAM_REGIONAL_TEMPLATES_BUCKET_PREFIX,
     PARAM_TEMPLATES_BUCKET,
     PARAM_TEMPLATES_PREFIX,
     ROOT_TEMPLATE,
 )
-from templates.config import PROJECT_ROOT, ConfigError, EnvConfig, load_environment
+from templates.config import EDGE_REGION, PROJECT_ROOT, ConfigError, EnvConfig, load_environment
 
 OUTPUT_ROOT = PROJECT_ROOT / "output"
 
@@ -136,7 +137,10 @@ def load_templates(
     regenerate = f"run `python generate.py --env {env.environment}`"
     if not directory.is_dir():
         raise InputError(f"{directory} does not exist: {regenerate} first")
-    files = {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
+    try:
+        files = {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
+    except OSError as exc:
+        raise InputError(f"{directory}: cannot read the templates ({exc}): {regenerate}") from exc
     if ROOT_TEMPLATE not in files:
         raise InputError(f"{directory / ROOT_TEMPLATE} does not exist: {regenerate}")
     for name, body in files.items():
@@ -159,6 +163,10 @@ def load_templates(
     missing = [p for p in (PARAM_TEMPLATES_BUCKET, PARAM_TEMPLATES_PREFIX) if p not in params]
     if not env.single_region and PARAM_DISTRIBUTION_ARN not in params:
         missing.append(PARAM_DISTRIBUTION_ARN)
+    if set(env.regions) - {EDGE_REGION, env.primary_region} and PARAM_REGIONAL_TEMPLATES_BUCKET_PREFIX not in params:
+        # One operation gives every region the same values: each region's stack finds its own
+        # templates bucket through this prefix.
+        missing.append(PARAM_REGIONAL_TEMPLATES_BUCKET_PREFIX)
     if missing:
         raise InputError(f"{directory / ROOT_TEMPLATE} lacks the parameter(s) {', '.join(missing)} "
                          "that the rollout sets per region")

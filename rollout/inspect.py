@@ -14,7 +14,6 @@ from rollout.console import Console
 from rollout.errors import RolloutFailed
 from rollout.deployer import stack_set_parameters
 from rollout.inputs import TemplateSet
-from rollout.publish import Publication, RegionPublication
 from rollout.stackset import StackSetOps, stack_outputs
 from templates.config import EnvConfig
 
@@ -108,11 +107,7 @@ def diff(templates: TemplateSet, clients: Clients, console: Console) -> int:
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack_set.get("Parameters", [])}
     running_prefix = params.get(naming.PARAM_TEMPLATES_PREFIX)
     differences = 0
-    publication = Publication(templates.prefix, {
-        region: RegionPublication(region, naming.template_bucket_name(env.project, clients.account, region),
-                                  templates.prefix)
-        for region in env.regions})
-    desired = stack_set_parameters(templates, publication)
+    desired = stack_set_parameters(templates, clients.account)
     for key in sorted(set(desired) | set(params)):
         if params.get(key) != desired.get(key):
             console.line(f"parameter {key}: running {params.get(key, '(none)')!r}, "

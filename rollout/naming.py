@@ -23,6 +23,8 @@ ROOT_TEMPLATE = "root.json"
 PARAM_TEMPLATES_BUCKET = "TemplatesBucket"
 PARAM_TEMPLATES_PREFIX = "TemplatesPrefix"
 PARAM_DISTRIBUTION_ARN = "DistributionArn"
+PARAM_REGIONAL_TEMPLATES_BUCKET_PREFIX = "RegionalTemplatesBucketPrefix"
+PARAM_SITE_PUBLISHER_ACCOUNT = "SitePublisherAccount"
 
 # DeletionPolicy values that keep a resource when its stack is deleted (RetainExceptOnCreate also
 # deletes it when the create that made it rolls back).
@@ -30,6 +32,9 @@ RETAINING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate"})
 
 # Root template outputs the rollout reads.
 OUTPUT_DISTRIBUTION_ARN = "DistributionArn"
+OUTPUT_DISTRIBUTION_ID = "DistributionId"
+OUTPUT_ORIGIN_BUCKET_NAME = "OriginBucketName"
+OUTPUT_SITE_PUBLISHER_ROLE_ARN = "SitePublisherRoleArn"
 
 def stack_set_name(env: EnvConfig) -> str:
     """`<project>-<env>`, e.g. edgecdn-prod."""
@@ -41,7 +46,12 @@ def template_bucket_name(project: str, account: str, region: str) -> str:
 
     Bucket names are global: the account and region make it unique, the project keeps forks apart.
     """
-    return f"{project}-stacksets-{account}-{region}"
+    return f"{template_bucket_prefix(project, account)}{region}"
+
+
+def template_bucket_prefix(project: str, account: str) -> str:
+    """What every region's template bucket name starts with: the root's RegionalTemplatesBucketPrefix."""
+    return f"{project}-stacksets-{account}-"
 
 
 def administration_role_arn(account: str) -> str:

@@ -9,14 +9,16 @@ The root template builds nested TemplateURLs as `${TemplatesPrefix}<component>.j
 must keep plain file names under one prefix; the prefix changes whenever any file changes, so a
 published set is immutable and what a stack set runs can always be read back. Bytes go over the
 network only for a body no set has used before: the files of a new set that did not change are
-server-side copies (CopyObject) of their blobs, and an already-published set costs one
-HeadObject per file.
+server-side copies (CopyObject) of their blobs. The last object written under a prefix is
+`.published` (the set's manifest, its digest in metadata): an already-published set costs one
+HeadObject per region, whatever the number of files and regions.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -31,6 +33,8 @@ from rollout.inputs import TemplateSet
 
 BLOB_PREFIX = "blobs/sha256/"
 DIGEST_METADATA = "sha256"
+# Written after every file of a set is under its prefix; its metadata holds the set digest.
+SET_MARKER = ".published"
 
 
 @dataclass
@@ -83,8 +87,30 @@ def _require_bucket(s3: Any, bucket: str, env_name: str) -> None:
         raise
 
 
-def publish_templates(templates: TemplateSet, clients: Clients) -> Publication:
-    """Make the set available under its prefix in every region's template bucket."""
+def require_bootstrap(templates: TemplateSet, clients: Clients) -> list[str]:
+    """The regions whose template bucket is missing although bootstrap has run (regions added to
+    the environment since: deploy creates their buckets); InputError (exit 2) when the stack set's
+    region has none, i.e. bootstrap has not run."""
+    env = templates.env
+    missing = []
+    for region in env.regions:
+        bucket = naming.template_bucket_name(env.project, clients.account, region)
+        try:
+            clients.admin("s3", region).head_bucket(Bucket=bucket)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            missing.append(region)
+    if naming.STACK_SET_REGION in missing:
+        bucket = naming.template_bucket_name(env.project, clients.account, naming.STACK_SET_REGION)
+        raise InputError(f"template bucket {bucket} does not exist: run "
+                         f"`python deploy.py bootstrap --env {env.environment}` first")
+    return missing
+
+
+def publish_templates(templates: TemplateSet, clients: Clients, buckets_checked: bool = False) -> Publication:
+    """Make the set available under its prefix in every region's template bucket (`buckets_checked`:
+    require_bootstrap has just found each bucket)."""
     env = templates.env
     admin = clients.account
     prefix = templates.prefix
@@ -92,8 +118,14 @@ def publish_templates(templates: TemplateSet, clients: Clients) -> Publication:
     for region in env.regions:
         bucket = naming.template_bucket_name(env.project, admin, region)
         s3 = clients.admin("s3", region)
-        _require_bucket(s3, bucket, env.environment)
+        if not buckets_checked:
+            _require_bucket(s3, bucket, env.environment)
         published = RegionPublication(region=region, bucket=bucket, prefix=prefix)
+        result.regions[region] = published
+        marker = _exists(s3, bucket, prefix + SET_MARKER)
+        if marker is not None and marker.get("Metadata", {}).get(DIGEST_METADATA) == templates.digest:
+            published.present = sorted(templates.files)
+            continue
         for name, body in sorted(templates.files.items()):
             digest = templates.digests[name]
             key = prefix + name
@@ -114,7 +146,9 @@ def publish_templates(templates: TemplateSet, clients: Clients) -> Publication:
                 published.copied.append(name)
             s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": blob},
                            MetadataDirective="COPY")
-        result.regions[region] = published
+        manifest = json.dumps(templates.digests, sort_keys=True, indent=1).encode()
+        s3.put_object(Bucket=bucket, Key=prefix + SET_MARKER, Body=manifest, ContentType="application/json",
+                      Metadata={DIGEST_METADATA: templates.digest})
     return result
 
 

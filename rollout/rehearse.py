@@ -24,7 +24,7 @@ import boto3
 from edgeconfig.accounts import EnvironmentTables, WriteReport, push
 from edgeconfig.model import EdgeConfig, edge_config_path, load_edge_config
 from rollout import naming
-from rollout.aws import Access, CallLog, Clients
+from rollout.aws import Access, CallLog, Clients, pages
 from rollout.bootstrap import Bootstrapper
 from rollout.console import Console
 from rollout.deployer import Deployer
@@ -32,6 +32,8 @@ from rollout.errors import InputError, RolloutFailed
 from rollout.inputs import TemplateSet
 from rollout.inspect import collect_outputs, print_outputs
 from rollout.publish import publish_templates, report_publication
+from rollout.scenarios import DEFAULT_SCENARIO, SCENARIOS
+from templates.common import MANAGED_BY
 from templates.config import EDGE_REGION, EnvConfig
 
 # moto's default account: the credentials below belong to it.
@@ -72,8 +74,24 @@ def rehearsal_session() -> boto3.Session:
                          region_name=EDGE_REGION)
 
 
+def zone_owner(zone_id: str) -> str | None:
+    """The account that holds a hosted zone id (a zone lives in exactly one account), or None."""
+    from moto.route53.models import route53_backends
+
+    for account in list(route53_backends.keys()):
+        for backend in list(dict.values(route53_backends[account])):
+            if zone_id in backend.zones:
+                return account
+    return None
+
+
 def seed_accounts(env: EnvConfig) -> list[str]:
-    """What the accounts hold before any rollout: the bootstrap role, the delegated zone."""
+    """What the accounts hold before any rollout: the bootstrap role, each account's delegated zone.
+
+    A hosted zone exists in the one account that owns it: an account's configured zone is created
+    in that account only, and a zone id that some account already holds is not created again (so
+    accounts that name another account's zone find none, as on AWS).
+    """
     from moto.iam.models import iam_backends
     from moto.route53.models import route53_backends
 
@@ -93,12 +111,11 @@ def seed_accounts(env: EnvConfig) -> list[str]:
                             tags=[], max_session_duration="3600", linked_service=None)
             seeded.append(f"{account}: role {naming.DEFAULT_BOOTSTRAP_ROLE_NAME}")
     for account, domain in env.account_domains:
-        # Each account's existing, delegated zone, in that account only: a zone lives in one account.
-        if domain.hosted_zone_id is None:
+        # Each account's existing, delegated zone, in that account only; a zone id that an account
+        # already holds is not created again elsewhere (a zone lives in exactly one account).
+        if domain.hosted_zone_id is None or zone_owner(domain.hosted_zone_id) is not None:
             continue
         route53 = route53_backends[account]["aws"]
-        if domain.hosted_zone_id in route53.zones:
-            continue
         zone = route53.create_hosted_zone(domain.zone_name, private_zone=False,
                                           comment="delegated zone (rehearsal)")
         # The config names an existing zone by id: give moto's new zone that id.
@@ -148,15 +165,16 @@ class RehearsalReport:
 
 
 class Rehearsal:
-    """bootstrap, publish, deploy, outputs, a second deploy, then the cross-region checks."""
+    """A scenario (by default bootstrap, publish, deploy), outputs, a second deploy, then the checks."""
 
     def __init__(self, templates: TemplateSet, console: Console, endpoint_url: str,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, scenario: str = DEFAULT_SCENARIO):
         self.templates = templates
         self.env = templates.env
         self.console = console
         self.endpoint_url = endpoint_url
         self.clock = clock
+        self.scenario = SCENARIOS[scenario]
         self.clients = Clients(rehearsal_session(), endpoint_url=endpoint_url, notify=console.line)
         self.report = RehearsalReport(self.env, endpoint_url)
         self.edge_config_pushes: list[tuple[EdgeConfig, WriteReport]] = []
@@ -184,22 +202,58 @@ class Rehearsal:
                                                                for kind, where in missing.items()))
         for line in seed_accounts(env):
             self.console.line(f"  existing before the rollout: {line}")
-        self._phase("bootstrap", lambda: Bootstrapper(env, self.clients, self.console).run())
-        self._phase("publish", lambda: report_publication(
-            self.templates, publish_templates(self.templates, self.clients), self.console))
-        first = Deployer(self.templates, self.clients, self.console, clock=self.clock)
-        self._phase("deploy", first.run, lambda: len(first.ops.started))
+        unfit = self.scenario.unfit(env)
+        if unfit:
+            raise InputError(f"scenario {self.scenario.name}: {unfit}")
+        self.console.line(f"Scenario {self.scenario.name}: {self.scenario.summary}")
+        self.scenario.bring_up(self)
         self.report.outputs = self._phase("outputs", self._outputs)
         second = Deployer(self.templates, self.clients, self.console, clock=self.clock)
         self._phase("deploy again (no-op)", second.run, lambda: len(second.ops.started))
         if edge_config_path(env.environment).is_file():
             self._phase("edge-config push", self._push_edge_config)
             self._phase("edge-config push again", self._push_edge_config)
+        self._phase("site", self._site)
         self.console.line("== checks through the service APIs")
         self._verify()
         for check in self.report.checks:
             self.console.line(f"  {'ok  ' if check.ok else 'FAIL'} {check.text}")
         return self.report
+
+    # --- what scenarios are made of ---
+
+    def bootstrap(self, env: EnvConfig | None = None, name: str = "bootstrap") -> None:
+        env = env or self.env
+        self._phase(name, lambda: Bootstrapper(env, self.clients, self.console).run())
+
+    def publish(self, templates: TemplateSet | None = None, name: str = "publish") -> None:
+        templates = templates or self.templates
+        self._phase(name, lambda: report_publication(templates, publish_templates(templates, self.clients),
+                                                     self.console))
+
+    def deploy(self, name: str = "deploy", templates: TemplateSet | None = None) -> Deployer:
+        """A deploy that must succeed (RolloutFailed/InputError end the rehearsal)."""
+        deployer = Deployer(templates or self.templates, self.clients, self.console, clock=self.clock)
+        self._phase(name, deployer.run, lambda: len(deployer.ops.started))
+        return deployer
+
+    def deploy_refused(self, name: str, templates: TemplateSet | None = None) -> Exception | None:
+        """A deploy that must fail: the exception (RolloutFailed or InputError), or None when it did not."""
+        deployer = Deployer(templates or self.templates, self.clients, self.console, clock=self.clock)
+        outcome: list[Exception] = []
+
+        def run() -> None:
+            try:
+                deployer.run()
+            except (RolloutFailed, InputError) as exc:
+                self.console.line(f"  (as intended) {type(exc).__name__}: {str(exc).splitlines()[0]}")
+                outcome.append(exc)
+
+        self._phase(name, run, lambda: len(deployer.ops.started))
+        return outcome[0] if outcome else None
+
+    def check(self, ok: bool, text: str) -> bool:
+        return self._check(ok, text)
 
     def _push_edge_config(self) -> None:
         """`edge-config push` of config/edge/<env>.yaml to every account, as the command does it."""
@@ -224,6 +278,17 @@ class Rehearsal:
         noop = self.report.phase("edge-config push again")
         self._check(again.ok and not again.written and noop.mutating == 0,
                     f"the same edge-config push again wrote nothing ({noop.mutating} mutating calls)")
+
+    def _site(self) -> None:
+        """deploy.py site sync, a no-op rebuild, a changed page and a rollback (sitepublish.rehearsal)."""
+        from sitepublish.rehearsal import rehearse_site
+
+        if naming.OUTPUT_SITE_PUBLISHER_ROLE_ARN not in self.templates.root.get("Outputs", {}):
+            self.console.line(f"  skipped: {naming.ROOT_TEMPLATE} has no {naming.OUTPUT_SITE_PUBLISHER_ROLE_ARN} "
+                              "output, so `deploy.py site` has no role to publish through")
+            return
+        for ok, text in rehearse_site(self.env, self.clients, self.console):
+            self._check(ok, text)
 
     def _outputs(self) -> dict[str, dict[str, dict[str, str]]]:
         outputs = collect_outputs(self.env, self.clients)
@@ -253,10 +318,11 @@ class Rehearsal:
                     f"{len(wanted)} stack instances CURRENT ({len(env.deploy.accounts)} account(s) x "
                     f"{', '.join(env.regions)}); found {sorted(found.items())}")
         for account in env.deploy.accounts:
-            try:
-                self._verify_account(account)
-            except Exception as exc:  # a missing resource is a failed check, not a crash
-                self._check(False, f"{account}: {type(exc).__name__}: {exc}")
+            for verify in (self._verify_account, self._verify_edge_logs, self._verify_table_alarms):
+                try:
+                    verify(account)
+                except Exception as exc:  # a missing resource is a failed check, not a crash
+                    self._check(False, f"{account}: {type(exc).__name__}: {exc}")
         if self.edge_config_pushes:
             self._verify_edge_config()
 
@@ -346,24 +412,101 @@ class Rehearsal:
                                      + (f"; missing {', '.join(missing)}" if missing else ""))
 
 
-def rehearse(templates: TemplateSet, console: Console, endpoint_url: str | None = None) -> RehearsalReport:
+    def _edge_log_groups(self) -> dict[str, str]:
+        """Function name -> the log group its LoggingConfig names, from the lambda_edge template."""
+        template = self.templates.template("lambda_edge.json")
+        resources = template.get("Resources", {})
+        found = {}
+        for resource in resources.values():
+            properties = resource.get("Properties", {})
+            if resource.get("Type") != "AWS::Lambda::Function":
+                continue
+            group = properties.get("LoggingConfig", {}).get("LogGroup")
+            target = resources.get(group.get("Ref"), {}) if isinstance(group, dict) else {}
+            found[properties.get("FunctionName")] = target.get("Properties", {}).get("LogGroupName", group)
+        return found
+
+    def _verify_edge_logs(self, account: str) -> None:
+        """The edge functions log to their own log group, which exists in every edge log region with
+        the configured retention, that region's KMS key and the standard tags (CloudWatch Logs API)."""
+        env = self.env
+        lambda_client = self._client(account, "lambda", EDGE_REGION)
+        names = self._edge_log_groups()
+        for function, wanted in names.items():
+            configured = lambda_client.get_function_configuration(FunctionName=function)["LoggingConfig"]["LogGroup"]
+            self._check(configured == wanted, f"{account}: edge function {function} logs to {configured}"
+                                              + ("" if configured == wanted else f", not {wanted}"))
+        problems = []
+        for region in env.edge_log_regions:
+            logs = self._client(account, "logs", region)
+            groups = {g["logGroupName"]: g for g in pages(logs.describe_log_groups, "logGroups")}
+            for name in names.values():
+                group = groups.get(name)
+                if group is None:
+                    problems.append(f"{region}: {name} missing")
+                    continue
+                if group.get("retentionInDays") != env.function_log_retention_days:
+                    problems.append(f"{region}: {name} retention {group.get('retentionInDays')}")
+                key = group.get("kmsKeyId", "")
+                key_state = self._client(account, "kms", region).describe_key(KeyId=key)["KeyMetadata"]["KeyState"] \
+                    if key.startswith(f"arn:aws:kms:{region}:{account}:key/") else "(no key of this region)"
+                if key_state != "Enabled":
+                    problems.append(f"{region}: {name} key {key or '(none)'} {key_state}")
+                tags = logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*")).get("tags", {})
+                if (tags.get("Project"), tags.get("Environment"), tags.get("ManagedBy")) != \
+                        (env.project, env.environment, MANAGED_BY):
+                    problems.append(f"{region}: {name} tags {tags}")
+        self._check(not problems, f"{account}: {len(names)} edge-function log groups in each of the "
+                                  f"{len(env.edge_log_regions)} edge log regions, with retention "
+                                  f"{env.function_log_retention_days} days, that region's KMS key and the tags"
+                                  + (f"; {'; '.join(problems)}" if problems else ""))
+
+    def _verify_table_alarms(self, account: str) -> None:
+        """Each copy of the edge-config table has its throttle and error alarms in its own region,
+        notifying a topic of that region; the primary region watches replication to each replica
+        (CloudWatch and SNS APIs)."""
+        env = self.env
+        table = env.edge_config_table_name
+        for region in env.table_regions:
+            alarms = [a for a in self._client(account, "cloudwatch", region).describe_alarms(
+                AlarmNamePrefix=f"{env.name_prefix}-table-")["MetricAlarms"]
+                if {"Name": "TableName", "Value": table} in a.get("Dimensions", [])]
+            metrics = sorted({a["MetricName"] for a in alarms})
+            receiving = sorted(d["Value"] for a in alarms if a["MetricName"] == "ReplicationLatency"
+                               for d in a["Dimensions"] if d["Name"] == "ReceivingRegion")
+            actions = {arn for a in alarms for arn in a.get("AlarmActions", [])}
+            topics = {t["TopicArn"] for t in self._client(account, "sns", region).list_topics()["Topics"]}
+            wanted = {"ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors"}
+            if region == env.primary_region and env.replica_regions:
+                wanted.add("ReplicationLatency")
+            self._check(
+                wanted <= set(metrics) and receiving == (sorted(env.replica_regions) if region == env.primary_region else [])
+                and bool(actions) and all(a.split(":")[3] == region and a in topics for a in actions),
+                f"{account}: {'primary' if region == env.primary_region else 'replica'} table in {region}: alarms on "
+                f"{', '.join(metrics) or '(none)'}" + (f" (replication to {', '.join(receiving)})" if receiving else "")
+                + f", notifying {', '.join(sorted(actions)) or '(nothing)'}")
+
+
+def rehearse(templates: TemplateSet, console: Console, endpoint_url: str | None = None,
+             scenario: str = DEFAULT_SCENARIO) -> RehearsalReport:
     """Run the rehearsal against `endpoint_url`, or against a moto server started for it."""
     if endpoint_url is not None:
         reset_moto(endpoint_url)
-        return Rehearsal(templates, console, endpoint_url).run()
+        return Rehearsal(templates, console, endpoint_url, scenario=scenario).run()
     with moto_server() as url:
-        return Rehearsal(templates, console, url).run()
+        return Rehearsal(templates, console, url, scenario=scenario).run()
 
 
-def run_rehearsal(templates: TemplateSet, console: Console, endpoint_url: str | None = None) -> int:
+def run_rehearsal(templates: TemplateSet, console: Console, endpoint_url: str | None = None,
+                  scenario: str = DEFAULT_SCENARIO) -> int:
     """The `rehearse` command: exit 0 only when the rollout and every check succeeded."""
     try:
-        report = rehearse(templates, console, endpoint_url)
+        report = rehearse(templates, console, endpoint_url, scenario)
     except (RolloutFailed, InputError) as exc:
         console.line(f"Rehearsal failed: {exc}")
         return 1
     for phase in report.phases:
-        console.line(f"  {phase.name:<22} {phase.seconds:6.2f}s  {phase.mutating:4d} mutating, "
+        console.line(f"  {phase.name:<38} {phase.seconds:6.2f}s  {phase.mutating:4d} mutating, "
                      f"{phase.reads:4d} read calls" + (f", {phase.operations} stack-set operation(s)"
                                                        if phase.name.startswith("deploy") else ""))
     failed = [c for c in report.checks if not c.ok]

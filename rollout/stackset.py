@@ -32,14 +32,28 @@ IN_PROGRESS_CODE = "OperationInProgressException"
 MAX_CONFLICTS = 10
 
 
-def operation_preferences(env: EnvConfig, regions: list[str]) -> dict[str, Any]:
-    """Region order, failure tolerance and concurrency from config; one region after the other."""
+def operation_preferences(env: EnvConfig, regions: list[str], parallel: bool = False) -> dict[str, Any]:
+    """Failure tolerance and concurrency (per region) from config; the regions one after the other
+    in the given order, or all at once when their order does not matter (`parallel`)."""
+    if parallel:
+        order: dict[str, Any] = {"RegionConcurrencyType": "PARALLEL"}
+    else:
+        order = {"RegionConcurrencyType": "SEQUENTIAL", "RegionOrder": list(regions)}
     return {
-        "RegionConcurrencyType": "SEQUENTIAL",
-        "RegionOrder": list(regions),
+        **order,
         "FailureToleranceCount": env.deploy.failure_tolerance_count,
         "MaxConcurrentCount": env.deploy.max_concurrent_count,
     }
+
+
+def accounts_by_regions(regions_of: dict[str, tuple[str, ...]]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Accounts grouped by the regions an operation must reach for them (accounts with none left
+    out): one operation serves every account that needs the same regions, normally all of them."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for account, regions in regions_of.items():
+        if regions:
+            groups.setdefault(regions, []).append(account)
+    return list(groups.items())
 
 
 @dataclass(frozen=True)
@@ -260,20 +274,41 @@ class StackSetOps:
 _CANCELLED = "cancelled"
 _ATTEMPT_STARTS = frozenset({"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS",
                              "IMPORT_IN_PROGRESS"})
+# Stack states a failed attempt leaves behind. A delete that follows one is cleanup, not a new
+# attempt: StackSets deletes a stack whose creation failed, and a parent's rollback deletes its
+# failed nested stack; the cause is in the attempt before that delete.
+_FAILED_STATES = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "UPDATE_FAILED"})
+
+
+def _attempts(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Events (newest first) grouped by attempt, newest attempt first; each attempt newest first."""
+    attempts: list[list[dict[str, Any]]] = [[]]
+    for event in events:
+        attempts[-1].append(event)
+        if event.get("LogicalResourceId") == event.get("StackName") \
+                and event.get("ResourceStatus") in _ATTEMPT_STARTS:
+            attempts.append([])
+    return [a for a in attempts if a]
+
+
+def _is_cleanup(attempt: list[dict[str, Any]], before: list[dict[str, Any]] | None) -> bool:
+    start = attempt[-1]
+    return (start.get("ResourceStatus") == "DELETE_IN_PROGRESS" and before is not None
+            and any(e.get("LogicalResourceId") == e.get("StackName") and e.get("ResourceStatus") in _FAILED_STATES
+                    for e in before))
 
 
 def failed_resource(cfn: Any, stack_id: str, path: str = "", depth: int = 0) -> FailedResource | None:
     """The first resource that failed in the stack's latest attempt, following nested stacks."""
-    attempt = []
-    for event in pages(cfn.describe_stack_events, "StackEvents", StackName=stack_id):
-        # Events come newest first; the latest attempt begins at the stack's own *_IN_PROGRESS.
-        if event.get("LogicalResourceId") == event.get("StackName") \
-                and event.get("ResourceStatus") in _ATTEMPT_STARTS:
-            break
-        attempt.append(event)
-    failed = [e for e in reversed(attempt)
-              if e.get("ResourceStatus", "").endswith("_FAILED")
-              and e.get("LogicalResourceId") != e.get("StackName")]
+    attempts = _attempts(list(pages(cfn.describe_stack_events, "StackEvents", StackName=stack_id)))
+    attempt: list[dict[str, Any]] = []
+    for index, candidate in enumerate(attempts):
+        before = attempts[index + 1] if index + 1 < len(attempts) else None
+        if _is_cleanup(candidate, before) and not _failures(candidate):
+            continue
+        attempt = candidate
+        break
+    failed = _failures(attempt)
     if not failed:
         return None
     causes = [e for e in failed if _CANCELLED not in e.get("ResourceStatusReason", "").lower()]
@@ -289,6 +324,13 @@ def failed_resource(cfn: Any, stack_id: str, path: str = "", depth: int = 0) -> 
             return nested
     return FailedResource(here, event.get("ResourceType", ""), event.get("ResourceStatus", ""),
                           event.get("ResourceStatusReason", ""))
+
+
+def _failures(attempt: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The resources (not the stack itself) that failed in an attempt, oldest first."""
+    return [e for e in reversed(attempt)
+            if e.get("ResourceStatus", "").endswith("_FAILED")
+            and e.get("LogicalResourceId") != e.get("StackName")]
 
 
 def stack_outputs(clients: Clients, account: str, region: str, stack_id: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from troposphere import Template
 from templates import cloudfront, dynamodb, lambda_edge, monitoring, root, route53, s3, waf
 from templates.config import EnvConfig
 from templates.global_rules import longest_names_variant, name_problems
+from templates.lint_rules._edge import admitted_regions, created_in_region
 
 BUILDERS: dict[str, Callable[[EnvConfig], Template]] = {
     "root": root.build,
@@ -66,7 +67,7 @@ def render_environment(env: EnvConfig) -> dict[str, bytes]:
 def render_checked(env: EnvConfig) -> list[RenderedTemplate]:
     """Build, check the nested wiring and the size limits, and render; raise BuildError on a problem."""
     templates = build_templates(env)
-    problems = check_wiring(templates)
+    problems = check_wiring(templates) + check_regions(env, templates)
     # Names must fit AWS's limits for every project and environment name the config allows,
     # not only this one: a fork with a longer name must not fail half-way through a rollout.
     problems += [str(p) for p in name_problems(env, build_templates(longest_names_variant(env)))]
@@ -94,7 +95,7 @@ def check_wiring(templates: dict[str, dict]) -> list[str]:
     for logical_id, resource in root_template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::CloudFormation::Stack":
             continue
-        child_name = _child_name(resource["Properties"].get("TemplateURL"))
+        child_name = nested_template_name(resource["Properties"].get("TemplateURL"))
         if child_name is None or child_name not in templates:
             problems.append(f"root.{logical_id}: TemplateURL names no generated template ({child_name})")
             continue
@@ -115,7 +116,34 @@ def check_wiring(templates: dict[str, dict]) -> list[str]:
     return problems
 
 
-def _child_name(url: object) -> str | None:
+def check_regions(env: EnvConfig, templates: dict[str, dict]) -> list[str]:
+    """The root admits every region of the environment, creates the lambda_edge stack in every edge
+    log region and monitoring in every region of the table, and never creates a nested stack in a
+    region its template's Rules refuse (the rollout would fail there)."""
+    problems: list[str] = []
+    root_template = templates["root"]
+    regions = list(env.regions)
+    admitted = admitted_regions(root_template, regions)
+    if admitted != regions:
+        problems.append(f"root.json: its Rules refuse {', '.join(r for r in regions if r not in admitted)}, "
+                        "where the environment has instances")
+    required = {"lambda_edge": env.edge_log_regions, "monitoring": env.monitored_regions}
+    for logical_id, resource in root_template.get("Resources", {}).items():
+        child = nested_template_name(resource.get("Properties", {}).get("TemplateURL")) \
+            if resource.get("Type") == "AWS::CloudFormation::Stack" else None
+        if child not in templates:
+            continue
+        created = [r for r in admitted if created_in_region(root_template, resource, r) is not False]
+        refused = [r for r in created if r not in admitted_regions(templates[child], [r])]
+        if refused:
+            problems.append(f"root.{logical_id} creates {child}.json in {', '.join(refused)}, which its Rules refuse")
+        missing = [r for r in required.get(child, ()) if created_in_region(root_template, resource, r) is not True]
+        if missing:
+            problems.append(f"root.{logical_id} does not create {child}.json in {', '.join(missing)}")
+    return problems
+
+
+def nested_template_name(url: object) -> str | None:
     """The component named by a TemplateURL (a string or an Fn::Sub ending in <name>.json)."""
     if isinstance(url, dict) and "Fn::Sub" in url:
         url = url["Fn::Sub"][0] if isinstance(url["Fn::Sub"], list) else url["Fn::Sub"]

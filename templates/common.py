@@ -10,9 +10,16 @@ from templates.config import EDGE_REGION, EnvConfig
 
 MANAGED_BY = "edge-cdn-generator"
 
+# In every template's Description: how generate.py recognises the files it wrote (and may replace).
+GENERATED_MARK = "generated, do not edit"
+
 # Condition names shared by the root and the templates that hold resources of both regions.
 IS_EDGE_REGION = "IsEdgeRegion"
 IS_PRIMARY_REGION = "IsPrimaryRegion"
+# The edge functions' log groups exist here (root: the lambda_edge stack).
+IS_EDGE_LOG_REGION = "IsEdgeLogRegion"
+# us-east-1 or a region of the edge-config table: alarms and an alarm topic (root: the monitoring stack).
+IS_MONITORED_REGION = "IsMonitoredRegion"
 
 # Conditions on the stack's account (per-account domains), shared by root, cloudfront and route53.
 SERVES_ALIASES = "ServesAliases"
@@ -24,7 +31,7 @@ def new_template(env: EnvConfig, component: str, summary: str) -> Template:
     """A template with a description naming the project, environment and component."""
     t = Template()
     t.set_version("2010-09-09")
-    t.set_description(f"{env.project} {env.environment}: {summary} ({component}; generated, do not edit)")
+    t.set_description(f"{env.project} {env.environment}: {summary} ({component}; {GENERATED_MARK})")
     return t
 
 
@@ -66,9 +73,20 @@ def account_condition(account: str) -> str:
 
 def is_any_account(accounts: list[str]) -> object:
     """A condition expression true in the stacks of any of `accounts` (Fn::Or takes 2 to 10 terms)."""
-    terms: list[object] = [Equals(AccountId, account) for account in accounts]
-    if not terms:
+    if not accounts:
         raise ValueError("is_any_account needs at least one account")
+    return _any_of([Equals(AccountId, account) for account in accounts])
+
+
+def is_any_region(regions: tuple[str, ...] | list[str]) -> object:
+    """A condition expression true in the stacks of any of `regions` (each counted once)."""
+    if not regions:
+        raise ValueError("is_any_region needs at least one region")
+    return _any_of([Equals(Region, region) for region in dict.fromkeys(regions)])
+
+
+def _any_of(terms: list[object]) -> object:
+    """Fn::Or of the terms, nested in chunks: Fn::Or takes 2 to 10 conditions."""
     while len(terms) > 10:
         chunks = [terms[i:i + 10] for i in range(0, len(terms), 10)]
         terms = [Or(*chunk) if len(chunk) > 1 else chunk[0] for chunk in chunks]
@@ -99,6 +117,12 @@ def add_region_conditions(t: Template, env: EnvConfig) -> None:
     """IsEdgeRegion (us-east-1) and IsPrimaryRegion (the configured primary region)."""
     t.add_condition(IS_EDGE_REGION, Equals(Region, EDGE_REGION))
     t.add_condition(IS_PRIMARY_REGION, Equals(Region, env.primary_region))
+
+
+def assert_regions(t: Template, rule: str, regions: tuple[str, ...], description: str) -> None:
+    """A Rules assertion that fails a deploy outside `regions` before anything is created."""
+    t.add_rule(rule, {"Assertions": [{"Assert": {"Fn::Contains": [list(regions), Region]},
+                                      "AssertDescription": description}]})
 
 
 def assert_edge_region(t: Template, component: str) -> None:

@@ -26,6 +26,29 @@ SUPPORTED_REGIONS = (
     "ap-southeast-2", "ap-south-1", "sa-east-1",
 )
 
+# The regions of CloudFront's regional edge caches (RECs): Lambda@Edge runs in the REC nearest the
+# viewer's edge location and writes its logs in that REC's region (CloudFront developer guide,
+# "Edge function logs"; "How CloudFront works with regional edge caches"). In REC order.
+REGIONAL_EDGE_CACHE_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1",
+    "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "eu-central-1", "eu-west-1", "eu-west-2",
+    "sa-east-1",
+)
+
+# The REC regions each price class can reach (CloudFront developer guide, "Price classes", and the
+# price-class table on the CloudFront pricing page): PriceClass_100 serves from North America,
+# Europe and Israel; PriceClass_200 adds Asia, the Middle East and Africa but not South America
+# (sa-east-1) or Australia and New Zealand (ap-southeast-2); PriceClass_All serves from everywhere.
+# AWS notes that CloudFront may occasionally serve a request from an edge location outside the
+# price class: edge_functions.log_regions widens the list (see README, "Edge function logs").
+PRICE_CLASS_EDGE_REGIONS = {
+    "PriceClass_100": ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-central-1", "eu-west-1",
+                       "eu-west-2"),
+    "PriceClass_200": ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1",
+                       "ap-northeast-2", "ap-southeast-1", "eu-central-1", "eu-west-1", "eu-west-2"),
+    "PriceClass_All": REGIONAL_EDGE_CACHE_REGIONS,
+}
+
 # Lambda@Edge quotas (CloudFront developer guide, "Quotas on Lambda@Edge").
 VIEWER_TRIGGER_MAX_MEMORY_MB = 128
 VIEWER_TRIGGER_MAX_TIMEOUT_S = 5
@@ -46,15 +69,15 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )
 
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
-_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]\Z")
+_ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,9}\Z")
 _DOMAIN_RE = re.compile(
-    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    r"^(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z"
 )
-_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
-_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+_ZONE_ID_RE = re.compile(r"^Z[A-Z0-9]{1,31}\Z")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}\Z")
+_ACCOUNT_RE = re.compile(r"^[0-9]{12}\Z")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 
 
 class PriceClass(str, enum.Enum):
@@ -140,11 +163,14 @@ class EnvConfig:
     access_log_retention_days: int
     noncurrent_version_retention_days: int
     function_log_retention_days: int
+    # Where the edge functions' log groups are created: REC regions, us-east-1 first, in REC order.
+    edge_log_regions: tuple[str, ...]
     alarm_email: str | None
     error_rate_5xx_percent: float
     error_rate_4xx_percent: float
     origin_latency_ms: int
     waf_blocked_requests_per_5min: int
+    replication_latency_ms: int
     # (account id, its domain) for each account that has one, in config order. A hosted zone lives
     # in one account and an alias names one distribution across AWS, so domains are per account.
     account_domains: tuple[tuple[str, DomainConfig], ...]
@@ -158,12 +184,20 @@ class EnvConfig:
 
     @property
     def single_region(self) -> bool:
+        """The primary region is us-east-1: edge and primary components share one stack, and the
+        distribution ARN is wired directly (log and replica regions may still add instances)."""
         return self.primary_region == EDGE_REGION
 
     @property
     def regions(self) -> tuple[str, ...]:
-        """Where the environment's stacks run, in rollout order: us-east-1 first, then the primary."""
-        return (EDGE_REGION,) if self.single_region else (EDGE_REGION, self.primary_region)
+        """Every region with a stack-set instance, in rollout order: us-east-1, the primary region,
+        then the other edge log regions and the replica regions."""
+        return _unique((EDGE_REGION, self.primary_region, *self.edge_log_regions, *self.replica_regions))
+
+    @property
+    def monitored_regions(self) -> tuple[str, ...]:
+        """Regions with a monitoring stack: us-east-1 (CloudFront, WAF), the table's regions."""
+        return _unique((EDGE_REGION, *self.table_regions))
 
     @property
     def name_prefix(self) -> str:
@@ -237,10 +271,12 @@ class _Reader:
             self.fail(where, f"must be {allowed or _kind_name(kind)}, got a boolean")
             return None
         if not isinstance(value, kind):
-            self.fail(where, f"must be {allowed or _kind_name(kind)}, got {_type_name(value)} {value!r}")
+            shown = _shown(value)
+            got = shown if shown == _type_name(value) else f"{_type_name(value)} {shown}"
+            self.fail(where, f"must be {allowed or _kind_name(kind)}, got {got}")
             return None
         if check is not None and not check(value):
-            self.fail(where, f"must be {allowed}, got {value!r}")
+            self.fail(where, f"must be {allowed}, got {_shown(value)}")
             return None
         return value
 
@@ -257,12 +293,17 @@ class _Reader:
         good = []
         for index, item in enumerate(items):
             if not isinstance(item, str) or not check(item):
-                self.fail(f"{where}[{index}]", f"must be {allowed}, got {item!r}")
+                self.fail(f"{where}[{index}]", f"must be {allowed}, got {_shown(item)}")
             else:
                 good.append(item)
         if len(set(good)) != len(good):
             self.fail(where, "must not repeat a value")
         return tuple(good)
+
+
+def _unique(regions: tuple[str, ...]) -> tuple[str, ...]:
+    """The regions in their first order, each once."""
+    return tuple(dict.fromkeys(regions))
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -272,6 +313,14 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
     return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: scalars as written (shortened), collections by kind only."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        text = repr(value)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return _type_name(value)
 
 
 def _type_name(value: Any) -> str:
@@ -332,22 +381,24 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
     price = r.value(cdn, "cdn", "price_class", str, default="PriceClass_100",
                     check=lambda v: v in price_values, allowed="one of " + ", ".join(price_values))
     root_object = r.value(cdn, "cdn", "default_root_object", str, default="index.html",
-                          check=lambda v: bool(re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}$", v)),
+                          check=lambda v: bool(re.match(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}\Z", v)),
                           allowed="an object key such as index.html")
     csp = r.value(cdn, "cdn", "content_security_policy", str,
                   default="default-src 'self'; img-src 'self' data:; object-src 'none'; "
                           "frame-ancestors 'none'; base-uri 'self'",
-                  check=lambda v: 0 < len(v) <= 1783 and "\n" not in v,
-                  allowed="a one-line Content-Security-Policy value of at most 1783 characters")
+                  check=lambda v: bool(re.match(r"[\x20-\x7e]{1,1783}\Z", v)),
+                  allowed="a Content-Security-Policy value of 1-1783 printable ASCII characters (a header value)")
 
     functions = r.mapping(top.get("edge_functions"), "edge_functions",
-                          {"viewer_request", "viewer_response", "origin_response"})
+                          {"viewer_request", "viewer_response", "origin_response", "log_regions"})
     viewer = _function_settings(r, functions, "viewer_request", VIEWER_TRIGGER_MAX_MEMORY_MB,
                                 VIEWER_TRIGGER_MAX_TIMEOUT_S, default_timeout=5)
     viewer_response = _function_settings(r, functions, "viewer_response", VIEWER_TRIGGER_MAX_MEMORY_MB,
                                          VIEWER_TRIGGER_MAX_TIMEOUT_S, default_timeout=5)
     origin = _function_settings(r, functions, "origin_response", ORIGIN_TRIGGER_MAX_MEMORY_MB,
                                 ORIGIN_TRIGGER_MAX_TIMEOUT_S, default_timeout=10)
+    log_regions = _edge_log_regions(r, functions, price if price in PRICE_CLASS_EDGE_REGIONS else None,
+                                    (primary, *replicas))
 
     waf = r.mapping(top.get("waf"), "waf", {"rate_limit", "blocked_countries"})
     rate_limit = r.value(waf, "waf", "rate_limit", int, default=2000,
@@ -372,7 +423,7 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
 
     mon = r.mapping(top.get("monitoring"), "monitoring",
                     {"alarm_email", "error_rate_5xx_percent", "error_rate_4xx_percent",
-                     "origin_latency_ms", "waf_blocked_requests_per_5min"})
+                     "origin_latency_ms", "waf_blocked_requests_per_5min", "replication_latency_ms"})
     email = r.value(mon, "monitoring", "alarm_email", str, default=None,
                     check=lambda v: bool(_EMAIL_RE.match(v)), allowed="an e-mail address")
     rate_5xx = r.value(mon, "monitoring", "error_rate_5xx_percent", (int, float), default=1.0,
@@ -383,6 +434,8 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
                       check=_in_range(10, 60000), allowed="an integer from 10 to 60000")
     blocked = r.value(mon, "monitoring", "waf_blocked_requests_per_5min", int, default=1000,
                       check=_in_range(1, 10_000_000), allowed="an integer from 1 to 10000000")
+    replication_ms = r.value(mon, "monitoring", "replication_latency_ms", int, default=60000,
+                             check=_in_range(100, 3_600_000), allowed="an integer from 100 to 3600000")
 
     dep = r.mapping(top.get("deploy"), "deploy",
                     {"accounts", "failure_tolerance_count", "max_concurrent_count"})
@@ -412,15 +465,17 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
         r.fail("deploy.failure_tolerance_count",
                f"must be lower than deploy.max_concurrent_count ({concurrent})")
 
-    tags_map = r.mapping(top.get("tags"), "tags", set(top.get("tags") or {}))
+    tag_data = top.get("tags")
+    tags_map = r.mapping(tag_data, "tags", set(tag_data) if isinstance(tag_data, dict) else set())
     tags = []
     for key, value in sorted(tags_map.items(), key=lambda kv: str(kv[0])):
-        if (not isinstance(key, str) or not re.match(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$", key)
+        if (not isinstance(key, str) or not re.match(r"^[A-Za-z0-9 _.:/=+@-]{1,128}\Z", key)
                 or key.startswith("aws:") or key in ("Project", "Environment", "ManagedBy")):
-            r.fail(f"tags.{key}", "must be a tag key of 1-128 letters, digits, spaces or _.:/=+-@, "
+            r.fail(f"tags.{key if isinstance(key, str) else _shown(key)}", "must be a tag key of 1-128 letters, "
+                   "digits, spaces or _.:/=+-@, "
                    "not starting with aws: and not Project, Environment or ManagedBy (always set)")
-        elif not isinstance(value, str) or len(value) > 256:
-            r.fail(f"tags.{key}", "must be a string of at most 256 characters")
+        elif not isinstance(value, str) or not re.match(r"[\w .:/=+@-]{0,256}\Z", value):
+            r.fail(f"tags.{key}", "must be a string of at most 256 letters, digits, spaces or _.:/=+-@ (AWS tag values)")
         else:
             tags.append((key, value))
 
@@ -435,9 +490,11 @@ def parse_config(data: Any, source: Path, environment: str) -> EnvConfig:
         waf_rate_limit=rate_limit, waf_blocked_countries=countries,
         waf_log_retention_days=waf_days, access_log_retention_days=access_days,
         noncurrent_version_retention_days=noncurrent_days, function_log_retention_days=fn_days,
+        edge_log_regions=log_regions,
         alarm_email=email, error_rate_5xx_percent=float(rate_5xx),
         error_rate_4xx_percent=float(rate_4xx), origin_latency_ms=latency,
-        waf_blocked_requests_per_5min=blocked, account_domains=tuple(account_domains),
+        waf_blocked_requests_per_5min=blocked, replication_latency_ms=replication_ms,
+        account_domains=tuple(account_domains),
         deploy=DeployConfig(accounts=accounts, failure_tolerance_count=tolerance,
                             max_concurrent_count=concurrent),
         tags=tuple(tags),
@@ -454,6 +511,21 @@ def _function_settings(r: _Reader, functions: dict, key: str, max_memory: int, m
                       check=_in_range(1, max_timeout),
                       allowed=f"an integer from 1 to {max_timeout} (Lambda@Edge limit)")
     return EdgeFunctionSettings(memory_mb=memory or 128, timeout_seconds=timeout or 1)
+
+
+def _edge_log_regions(r: _Reader, functions: dict, price_class: str | None,
+                      table_regions: tuple[str, ...]) -> tuple[str, ...]:
+    """edge_functions.log_regions, or the REC regions the price class reaches; always us-east-1 and
+    the REC regions that hold the table (they have an instance anyway, so only the logs key is added)."""
+    if "log_regions" in functions and functions["log_regions"] is not None:
+        chosen = r.string_list(functions, "edge_functions", "log_regions",
+                               lambda v: v in REGIONAL_EDGE_CACHE_REGIONS,
+                               "a regional-edge-cache region, one of " + ", ".join(REGIONAL_EDGE_CACHE_REGIONS))
+    else:
+        chosen = PRICE_CLASS_EDGE_REGIONS.get(price_class or "", REGIONAL_EDGE_CACHE_REGIONS)
+    # The functions live in us-east-1 and log there when it serves a request.
+    always = {EDGE_REGION, *table_regions}
+    return tuple(region for region in REGIONAL_EDGE_CACHE_REGIONS if region in chosen or region in always)
 
 
 def _accounts(r: _Reader, dep: dict) -> tuple[tuple[str, ...], list[tuple[str, DomainConfig]]]:
@@ -480,7 +552,7 @@ def _accounts(r: _Reader, dep: dict) -> tuple[tuple[str, ...], list[tuple[str, D
         elif isinstance(item, str) and _ACCOUNT_RE.match(item):
             account = item
         else:
-            r.fail(where, f"must be {account_text}, or a mapping with id and domain; got {item!r}")
+            r.fail(where, f"must be {account_text}, or a mapping with id and domain; got {_shown(item)}")
             continue
         if account in accounts:
             r.fail(where, f"repeats account {account}")
@@ -504,6 +576,9 @@ def _domain(r: _Reader, data: Any, path: str) -> DomainConfig | None:
         for index, alias in enumerate(aliases):
             if alias != zone_name and not alias.endswith("." + zone_name):
                 r.fail(f"{path}.aliases[{index}]", f"must be {zone_name} or a name under it, got {alias!r}")
+    if zone_id and not aliases:
+        r.fail(f"{path}.aliases", f"must list at least one name to serve when {path}.hosted_zone_id is set "
+               "(the zone exists already: the aliases are what this stack adds to it)")
     if aliases and "hosted_zone_id" not in d:
         # ACM DNS validation only completes in a zone that is already delegated: a zone created
         # in the same rollout leaves the certificate pending until CloudFormation times out.
@@ -518,18 +593,122 @@ def _domain(r: _Reader, data: Any, path: str) -> DomainConfig | None:
     return DomainConfig(zone_name=zone_name or "", hosted_zone_id=zone_id, aliases=aliases, where=path)
 
 
+# Bounds on what a configuration file may make the loader build: both kinds of file are a few KB
+# to a few hundred KB (an edge configuration is stored in one DynamoDB item of at most 400 KB).
+MAX_YAML_BYTES = 5_000_000
+MAX_YAML_VALUES = 1_000_000  # after aliases are expanded: `*a` counts every value under `&a` again
+MAX_YAML_DEPTH = 50
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load, refusing duplicate keys, deep nesting, alias cycles and alias "bombs" (billion laughs)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nests more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        _check_alias_expansion(node)
+        return node
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as exc:  # an int over Python's digit limit, a date like 2024-13-45, ...
+            raise yaml.constructor.ConstructorError(None, None, f"cannot be read: {exc}", node.start_mark) from exc
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            first_seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue  # `<<: *defaults`: keys written here may override merged ones
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = first_seen.setdefault(key, key_node)
+                except TypeError:
+                    continue  # an unhashable key: the base constructor reports it
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"repeats the key {_shown(key)} of line {first.start_mark.line + 1} "
+                        "(YAML would silently keep only the last value)", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_alias_expansion(root: Any) -> None:
+    """Refuse alias cycles and documents whose aliases expand to more than MAX_YAML_VALUES values."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else (
+            node.value if isinstance(node, yaml.SequenceNode) else [])
+        if children_done:
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"expands to more than {MAX_YAML_VALUES} values through aliases "
+                    "(an anchor repeated inside anchors repeated ...)", node.start_mark)
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in on_path:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to a collection that contains it",
+                                              node.start_mark)
+        on_path.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; an unreadable or malformed file is a ConfigError naming the file and line."""
+    """Parse a YAML file; an unreadable, oversized, malformed or ambiguous file is a ConfigError naming the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise ConfigError(path, [("(file)", f"is {path.stat().st_size} bytes; a configuration file may "
+                                                f"have at most {MAX_YAML_BYTES}")])
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(path, [("(file)", f"cannot be read: {exc.strerror or exc}")]) from exc
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise ConfigError(path, [(f"line {line}", f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at column "
+                                                  f"{column}): save the file as UTF-8")]) from None
+    try:
+        loader = _StrictLoader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(path, [(f"line {line}", f"is not valid YAML: {exc.reason} "
+                                                  f"(character U+{exc.character:04X})")]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(path, [(where, f"is not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+        problem = exc.problem or exc.context
+        if exc.problem and exc.context:
+            problem = f"{exc.problem} ({exc.context})"
+        raise ConfigError(path, [(where, f"is not valid YAML: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [("(file)", f"is not valid YAML: {exc}")]) from None
 
 
 def load_config(path: Path | str) -> EnvConfig:
@@ -540,13 +719,13 @@ def load_config(path: Path | str) -> EnvConfig:
 
 def environment_names(config_dir: Path = CONFIG_DIR) -> list[str]:
     """The environments defined in `config/`, sorted."""
-    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+    return sorted(p.stem for p in config_dir.glob("*.yaml") if p.is_file())
 
 
 def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvConfig:
     """Load `config/<name>.yaml`; an unknown name is a ConfigError listing the known ones."""
     path = config_dir / f"{name}.yaml"
-    if not path.is_file():
+    if Path(name).name != name or name.startswith(".") or not path.is_file():
         known = ", ".join(environment_names(config_dir)) or "none"
         raise ConfigError(path, [("(file)", f"no such environment {name!r}; known: {known}")])
     return load_config(path)

@@ -1,4 +1,10 @@
-"""Lambda@Edge component (us-east-1): the edge functions, their role, logs and numbered versions."""
+"""Lambda@Edge component: the edge functions, role and versions (us-east-1), their logs everywhere they run.
+
+Lambda@Edge runs each function in the regional edge cache nearest the viewer and writes its logs in
+that cache's region (CloudFront developer guide, "Edge function logs"). This template is created in
+every edge log region: there it creates the functions' log groups, with retention, a KMS key of
+that region and tags; in us-east-1 also the functions themselves.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,14 @@ from awacs import dynamodb as ddb_actions
 from awacs import logs as logs_actions
 from awacs.aws import Allow, PolicyDocument, Statement
 from awacs.helpers.trust import get_lambda_edge_assumerole_policy
-from troposphere import GetAtt, Ref, Sub, Template
-from troposphere import awslambda, iam, logs
+from troposphere import Equals, GetAtt, Ref, Region, Sub, Template
+from troposphere import awslambda, iam, kms, logs
 
 from templates.common import (
+    IS_EDGE_REGION,
     add_log_encryption_key,
     add_output,
-    assert_edge_region,
+    assert_regions,
     new_template,
     retain,
     skip_checkov,
@@ -32,40 +39,65 @@ VERSION_ARN_PATTERN = r"^arn:aws[a-z-]*:lambda:us-east-1:[0-9]{12}:function:[A-Z
 
 
 def build(env: EnvConfig) -> Template:
-    """One function and numbered version per edge trigger, with a least-privilege execution role."""
-    t = new_template(env, "lambda_edge", "Lambda@Edge functions and versions")
-    assert_edge_region(t, "lambda_edge")
-    role = _add_execution_role(t, env)
-    logs_key = add_log_encryption_key(t, env, "EdgeFunction")
-    code = bake_source(
-        {
-            "table_name": env.edge_config_table_name,
-            "table_regions": list(env.table_regions),
-            "cache_ttl_seconds": env.edge_config_cache_ttl_seconds,
-            "environment": env.environment,
-        }
+    """In us-east-1 one function and numbered version per edge trigger, with a least-privilege
+    execution role; in every edge log region the functions' log groups and their KMS key."""
+    t = new_template(env, "lambda_edge", "Lambda@Edge functions and versions, their log groups in every "
+                                         "edge log region")
+    t.add_condition(IS_EDGE_REGION, Equals(Region, EDGE_REGION))
+    assert_regions(
+        t, "EdgeLogRegion", env.edge_log_regions,
+        f"The lambda_edge stack is created where the edge functions log ({', '.join(env.edge_log_regions)}): "
+        f"the functions themselves in {EDGE_REGION}, their log groups in each of these regions.",
     )
+    logs_key = add_log_encryption_key(t, env, "EdgeFunction")
+    log_groups = {spec.key: _add_log_group(t, env, spec, logs_key) for spec in FUNCTIONS}
+    role = _add_execution_role(t, env)
+    settings = {
+        "table_name": env.edge_config_table_name,
+        "table_regions": list(env.table_regions),
+        "cache_ttl_seconds": env.edge_config_cache_ttl_seconds,
+        "environment": env.environment,
+    }
     for spec in FUNCTIONS:
-        function = _add_function(t, env, spec, role, code)
-        _add_log_group(t, env, spec, function, logs_key)
+        # Each function's index.py holds only the code of its trigger (less to compile at a cold start).
+        function = _add_function(t, env, spec, role, bake_source(settings, spec.event_type), log_groups[spec.key])
         version = _add_version(t, spec, function)
-        add_output(t, f"{_logical(spec)}FunctionName", Ref(function), f"The {spec.event_type} edge function.")
+        add_output(t, f"{_logical(spec)}FunctionName", Ref(function), f"The {spec.event_type} edge function.",
+                   condition=IS_EDGE_REGION)
         add_output(
             t,
             f"{_logical(spec)}VersionArn",
             Ref(version),
             f"Numbered version ARN of the {spec.event_type} function, as CloudFront associates it.",
+            condition=IS_EDGE_REGION,
         )
     return t
 
 
 def function_name(env: EnvConfig, spec: EdgeFunction) -> str:
-    """`<project>-<env>-viewer-request`: also names its logs, `/aws/lambda/us-east-1.<name>`."""
+    """`<project>-<env>-viewer-request`."""
     return f"{env.name_prefix}-{spec.event_type}"
 
 
 def log_group_name(env: EnvConfig, spec: EdgeFunction) -> str:
-    """Where the function logs, in every region it runs in: always under the us-east-1 name."""
+    """`/<project>/<env>/lambda-edge/<event type>`: the function's log group, the same in every region.
+
+    A custom log group (the function's LoggingConfig) keeps this name in every region the function
+    runs in, where the default one is `/aws/lambda/us-east-1.<function>` (CloudFront developer
+    guide, "Edge function logs"). The name is one Lambda never created by itself before the
+    functions used it, so no region's instance meets a log group of that name made by Lambda.
+    Custom names must not begin with `aws/` (Lambda developer guide), which a leading / rules out.
+    """
+    return f"/{env.project}/{env.environment}/lambda-edge/{spec.event_type}"
+
+
+def default_log_group_name(env: EnvConfig, spec: EdgeFunction) -> str:
+    """`/aws/lambda/us-east-1.<function>`: where the function logged before it had a custom log group.
+
+    Lambda created these itself in every region the function ran in, without retention or
+    encryption; the templates no longer manage any of them (the us-east-1 one keeps the retention
+    it was given), and deploy reports those it finds.
+    """
     return f"/aws/lambda/{EDGE_REGION}.{function_name(env, spec)}"
 
 
@@ -80,8 +112,8 @@ def _logical(spec: EdgeFunction) -> str:
 
 def _add_execution_role(t: Template, env: EnvConfig) -> iam.Role:
     log_group_arns = [
-        # Edge replicas log in the region where they ran, always under the us-east-1 name: the
-        # region cannot be pinned (Lambda@Edge developer guide, "Edge function logs").
+        # Edge replicas log in the region where they ran, under the same name everywhere: the
+        # region cannot be pinned (CloudFront developer guide, "Edge function logs").
         Sub(f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{log_group_name(env, spec)}{suffix}")
         for spec in FUNCTIONS
         for suffix in ("", ":log-stream:*")
@@ -104,13 +136,13 @@ def _add_execution_role(t: Template, env: EnvConfig) -> iam.Role:
                     PolicyDocument=PolicyDocument(
                         Version="2012-10-17",
                         Statement=[
+                            # No logs:CreateLogGroup: Lambda creates a missing log group with the
+                            # function's role, without retention, key or tags, and that group would
+                            # make the region's instance fail "already exists". Without the
+                            # permission, a region outside edge_log_regions drops its logs instead.
                             Statement(
                                 Effect=Allow,
-                                Action=[
-                                    logs_actions.CreateLogGroup,
-                                    logs_actions.CreateLogStream,
-                                    logs_actions.PutLogEvents,
-                                ],
+                                Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
                                 Resource=log_group_arns,
                             )
                         ],
@@ -130,11 +162,14 @@ def _add_execution_role(t: Template, env: EnvConfig) -> iam.Role:
             Tags=tags(env),
         )
     )
-    add_output(t, "EdgeFunctionRoleArn", GetAtt(role, "Arn"), "Execution role of the edge functions.")
+    role.Condition = IS_EDGE_REGION
+    add_output(t, "EdgeFunctionRoleArn", GetAtt(role, "Arn"), "Execution role of the edge functions.",
+               condition=IS_EDGE_REGION)
     return role
 
 
-def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Role, code: str) -> awslambda.Function:
+def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Role, code: str,
+                  log_group: logs.LogGroup) -> awslambda.Function:
     settings = env.edge_function_settings(spec.key)
     function = t.add_resource(
         retain(
@@ -149,10 +184,14 @@ def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Rol
                 Timeout=settings.timeout_seconds,
                 Role=GetAtt(role, "Arn"),
                 Code=awslambda.Code(ZipFile=code),
+                # The same log group name in every region the function runs in; Ref also creates
+                # the us-east-1 group before the function.
+                LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
                 Tags=tags(env),
             )
         )
     )
+    function.Condition = IS_EDGE_REGION
     # The association lives in the cloudfront template: this tells the edge lint rules which
     # trigger (and so which memory and timeout limits) the function serves.
     function.Metadata = {"EdgeEventType": spec.event_type}
@@ -166,11 +205,11 @@ def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Rol
     return function
 
 
-def _add_log_group(t: Template, env: EnvConfig, spec: EdgeFunction, function: awslambda.Function, key) -> logs.LogGroup:
-    """The us-east-1 log group, with retention and encryption; other regions' groups are created on first use."""
+def _add_log_group(t: Template, env: EnvConfig, spec: EdgeFunction, key: kms.Key) -> logs.LogGroup:
+    """The function's log group in this region, with retention, this region's key and tags."""
     return t.add_resource(
         retain(logs.LogGroup(
-            f"{_logical(spec)}LogGroup",
+            f"{_logical(spec)}EdgeLogGroup",
             LogGroupName=log_group_name(env, spec),
             RetentionInDays=env.function_log_retention_days,
             KmsKeyId=GetAtt(key, "Arn"),
@@ -188,7 +227,7 @@ def _add_version(t: Template, spec: EdgeFunction, function: awslambda.Function) 
     """
     versioned = {k: v for k, v in function.to_dict()["Properties"].items() if k != "Tags"}
     digest = hashlib.sha256(json.dumps(versioned, sort_keys=True).encode()).hexdigest()[:10]
-    return t.add_resource(
+    version = t.add_resource(
         retain(
             awslambda.Version(
                 f"{_logical(spec)}Version{digest}",
@@ -197,3 +236,5 @@ def _add_version(t: Template, spec: EdgeFunction, function: awslambda.Function) 
             )
         )
     )
+    version.Condition = IS_EDGE_REGION
+    return version

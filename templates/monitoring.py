@@ -1,4 +1,4 @@
-"""Monitoring component (both regions): alarm topic, alarms where their metrics live, a dashboard."""
+"""Monitoring component (us-east-1 and the table's regions): alarm topic, alarms where their metrics live, a dashboard."""
 
 from __future__ import annotations
 
@@ -17,24 +17,37 @@ from templates.common import (
     add_parameter,
     add_region_conditions,
     add_kms_key,
+    assert_regions,
+    is_any_region,
     new_template,
     origin_bucket_name,
     origin_bucket_name_sub,
     tags,
 )
 from templates.config import EDGE_REGION, EnvConfig
+from templates.edge_functions import FUNCTIONS
+from templates.lambda_edge import log_group_name
 from templates.waf import web_acl_name
 
 HAS_ALARM_EMAIL = "HasAlarmEmail"
 EMAIL_PATTERN = r"^$|^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$"
 FIVE_MINUTES = 300
 NO_DISTRIBUTION = "none"
+# The primary region or a replica region: a copy of the edge-config table the edge functions read.
+IS_TABLE_REGION = "IsTableRegion"
 
 
 def build(env: EnvConfig) -> Template:
-    """Edge alarms and the dashboard in us-east-1; table and bucket alarms in the primary region."""
+    """Edge alarms and the dashboard in us-east-1; table and bucket alarms in the primary region;
+    each replica's alarms in its region; an alarm topic in each of them."""
     t = new_template(env, "monitoring", "alarms and dashboard")
     add_region_conditions(t, env)
+    t.add_condition(IS_TABLE_REGION, is_any_region(env.table_regions))
+    assert_regions(
+        t, "MonitoredRegion", env.monitored_regions,
+        f"The monitoring stack is created in {EDGE_REGION} and the edge-config table's regions "
+        f"({', '.join(env.table_regions)}): an alarm can only watch metrics of its own region.",
+    )
     distribution_id = add_parameter(
         t, "DistributionId",
         f"Id of the CloudFront distribution; {NO_DISTRIBUTION} outside us-east-1, where no CloudFront alarm exists.",
@@ -49,6 +62,7 @@ def build(env: EnvConfig) -> Template:
     topic = _add_alarm_topic(t, env, alarm_email)
     alarms = _Alarms(t, env, topic)
     _add_edge_alarms(alarms, env, distribution_id)
+    _add_table_alarms(alarms, env)
     _add_primary_alarms(alarms, env)
     _add_dashboard(t, env, distribution_id)
     return t
@@ -162,11 +176,12 @@ def _add_edge_alarms(alarms: _Alarms, env: EnvConfig, distribution_id) -> None:
         Namespace="AWS/CloudFront", MetricName="OriginLatency", Dimensions=distribution,
         ExtendedStatistic="p90", Threshold=env.origin_latency_ms,
     )
+    example_log_group = log_group_name(env, FUNCTIONS[0])
     for metric in ("LambdaExecutionError", "LambdaValidationError"):
         alarms.add(
             f"Edge{metric}Alarm", IS_EDGE_REGION, f"edge-{metric.removeprefix('Lambda').lower()}",
             f"An edge function failed ({metric}): viewers received an error. The function logs are "
-            f"/aws/lambda/{EDGE_REGION}.<function> in the region that served the request.",
+            f"in the region that served the request, e.g. {example_log_group}.",
             Namespace="AWS/CloudFront", MetricName=metric, Dimensions=distribution,
             Statistic="Sum", Threshold=0, EvaluationPeriods=1, DatapointsToAlarm=1,
         )
@@ -180,23 +195,45 @@ def _add_edge_alarms(alarms: _Alarms, env: EnvConfig, distribution_id) -> None:
     )
 
 
-def _add_primary_alarms(alarms: _Alarms, env: EnvConfig) -> None:
+def _add_table_alarms(alarms: _Alarms, env: EnvConfig) -> None:
+    """Each copy of the table (primary and replicas) in its own region: DynamoDB publishes a
+    replica's throttles and errors in the replica's region."""
     table = env.edge_config_table_name
     for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
         alarms.add(
-            f"Table{metric}Alarm", IS_PRIMARY_REGION, f"table-{metric.lower()}",
-            f"The edge-config table {table} throttled requests ({metric}).",
+            f"Table{metric}Alarm", IS_TABLE_REGION, f"table-{metric.lower()}",
+            f"The edge-config table {table} throttled requests in this region ({metric}); writes "
+            "here are also the replication of edge-config pushes.",
             Namespace="AWS/DynamoDB", MetricName=metric, Dimensions=_dimensions(TableName=table),
             Statistic="Sum", Threshold=0, EvaluationPeriods=1, DatapointsToAlarm=1,
         )
-    for operation in ("GetItem", "TransactWriteItems"):
+    # The edge functions read with GetItem from every copy; edge-config pushes write to the primary.
+    for operation, condition in (("GetItem", IS_TABLE_REGION), ("TransactWriteItems", IS_PRIMARY_REGION)):
         alarms.add(
-            f"Table{operation}SystemErrorsAlarm", IS_PRIMARY_REGION, f"table-{operation.lower()}-errors",
-            f"DynamoDB returned server errors to {operation} on {table}.",
+            f"Table{operation}SystemErrorsAlarm", condition, f"table-{operation.lower()}-errors",
+            f"DynamoDB returned server errors to {operation} on {table} in this region.",
             Namespace="AWS/DynamoDB", MetricName="SystemErrors",
             Dimensions=_dimensions(TableName=table, Operation=operation),
             Statistic="Sum", Threshold=0, EvaluationPeriods=1, DatapointsToAlarm=1,
         )
+    # ReplicationLatency is published in the region the write was made in, once per receiving
+    # region (dimension ReceivingRegion; DynamoDB developer guide, "Monitoring global tables", and
+    # AWS's replication-lag tutorial: read it "in the same AWS Region as your source" table).
+    # Edge-config pushes write to the primary table, so these alarms live in the primary region.
+    for region in env.replica_regions:
+        alarms.add(
+            f"TableReplicationLatency{_pascal(region)}Alarm", IS_PRIMARY_REGION,
+            f"table-replication-latency-{region}",
+            f"Replicating {table} from {env.primary_region} to {region} takes longer than "
+            f"{env.replication_latency_ms} ms: edge functions served from {region} read an older "
+            "configuration meanwhile.",
+            Namespace="AWS/DynamoDB", MetricName="ReplicationLatency",
+            Dimensions=_dimensions(TableName=table, ReceivingRegion=region),
+            Statistic="Average", Threshold=env.replication_latency_ms,
+        )
+
+
+def _add_primary_alarms(alarms: _Alarms, env: EnvConfig) -> None:
     alarms.add(
         "OriginBucket5xxAlarm", IS_PRIMARY_REGION, "origin-bucket-5xx",
         "The origin bucket answered requests with server errors.",
@@ -207,6 +244,11 @@ def _add_primary_alarms(alarms: _Alarms, env: EnvConfig) -> None:
         ),
         Statistic="Sum", Threshold=0,
     )
+
+
+def _pascal(region: str) -> str:
+    """eu-west-1 -> EuWest1, for logical ids."""
+    return "".join(part.capitalize() for part in region.split("-"))
 
 
 def _add_dashboard(t: Template, env: EnvConfig, distribution_id) -> cloudwatch.Dashboard:
@@ -236,6 +278,11 @@ def _add_dashboard(t: Template, env: EnvConfig, distribution_id) -> cloudwatch.D
                [["AWS/S3", m, "BucketName", origin_bucket, "FilterId", "EntireBucket"]
                 for m in ("4xxErrors", "5xxErrors")], 12, 12),
     ]
+    if env.replica_regions:
+        widgets.append(widget(
+            "Edge-config replication latency (ms)", env.primary_region,
+            [["AWS/DynamoDB", "ReplicationLatency", "TableName", env.edge_config_table_name,
+              "ReceivingRegion", region] for region in env.replica_regions], 18, 0, "Average"))
     body = Sub(json.dumps({"widgets": widgets}, sort_keys=True), DistributionId=Ref(distribution_id))
     dashboard = cloudwatch.Dashboard(
         "Dashboard", DashboardName=f"{env.name_prefix}-cdn", DashboardBody=body, Tags=tags(env)

@@ -8,12 +8,15 @@ from troposphere import AccountId, And, Condition, Equals, GetAtt, If, Not, Ref,
 from troposphere.cloudformation import Stack
 
 from templates.common import (
+    IS_EDGE_LOG_REGION,
     IS_EDGE_REGION,
+    IS_MONITORED_REGION,
     IS_PRIMARY_REGION,
     add_output,
     add_parameter,
     add_region_conditions,
     is_any_account,
+    is_any_region,
     new_template,
     origin_bucket_domain,
     tags,
@@ -22,12 +25,14 @@ from templates.config import EDGE_REGION, DomainConfig, EnvConfig
 from templates.edge_functions import FUNCTIONS
 from templates.lambda_edge import version_output_name
 from templates.monitoring import EMAIL_PATTERN, NO_DISTRIBUTION
-from templates.s3 import DISTRIBUTION_ARN_PATTERN
+from templates.s3 import ACCOUNT_ID_OR_EMPTY_PATTERN, DISTRIBUTION_ARN_PATTERN
 
 # The route53 stack exists in us-east-1 for the accounts with a domain; its outputs where they apply.
 DNS_HERE = "IsEdgeRegionWithDomain"
 NEW_ZONE_HERE = "IsEdgeRegionCreatingZone"
 ALIASES_HERE = "IsEdgeRegionServingAliases"
+# The templates are in <RegionalTemplatesBucketPrefix><region> rather than in TemplatesBucket.
+REGIONAL_TEMPLATES_BUCKET = "UsesRegionalTemplatesBucket"
 
 # Nested stacks in the order the components are described; each is output/<env>/<name>.json.
 COMPONENTS = ("s3", "dynamodb", "lambda_edge", "waf", "cloudfront", "route53", "monitoring")
@@ -39,18 +44,33 @@ def components(env: EnvConfig) -> tuple[str, ...]:
 
 
 def build(env: EnvConfig) -> Template:
-    """The root: edge components in us-east-1, regional ones in the primary region."""
+    """The root: edge components in us-east-1, regional ones in the primary region, the edge
+    functions' log groups in every edge log region, alarms in every region of the table."""
     t = new_template(env, "root", "CloudFront edge stack")
     add_region_conditions(t, env)
+    t.add_condition(IS_EDGE_LOG_REGION, is_any_region(env.edge_log_regions))
+    t.add_condition(IS_MONITORED_REGION, is_any_region(env.monitored_regions))
     bucket = add_parameter(
         t, "TemplatesBucket",
         "Bucket holding the component templates, in the region where this stack is created "
-        "(deploy.py bootstrap creates one per region).",
+        "(unless RegionalTemplatesBucketPrefix is set).",
         # No dots: the nested TemplateURL is virtual-hosted HTTPS, whose certificate (*.s3...)
         # does not cover a bucket name with dots.
         AllowedPattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
         ConstraintDescription="must be an S3 bucket name without dots",
     )
+    regional_prefix = add_parameter(
+        t, "RegionalTemplatesBucketPrefix",
+        "With one templates bucket per region named <prefix><region> (deploy.py bootstrap creates "
+        "them), that prefix: each stack then reads its own region's bucket. Empty: TemplatesBucket.",
+        Default="", AllowedPattern=r"^$|^[a-z0-9][a-z0-9-]{1,46}-$",
+        ConstraintDescription="must be empty or the start of a bucket name, ending with -",
+    )
+    # A nested TemplateURL must name a bucket in the stack's own region, and a stack-set operation
+    # gives every region the same parameter values: the region completes the bucket name.
+    t.add_condition(REGIONAL_TEMPLATES_BUCKET, Not(Equals(Ref(regional_prefix), "")))
+    templates_bucket = If(REGIONAL_TEMPLATES_BUCKET, Sub("${RegionalTemplatesBucketPrefix}${AWS::Region}"),
+                          Ref(bucket))
     prefix = add_parameter(
         t, "TemplatesPrefix",
         "Key prefix of the component templates in that bucket, ending with a slash (may be empty).",
@@ -63,13 +83,23 @@ def build(env: EnvConfig) -> Template:
         Default=env.alarm_email or "", AllowedPattern=EMAIL_PATTERN,
         ConstraintDescription="must be an e-mail address or empty",
     )
-    groups = [("Component templates", [bucket, prefix]), ("Alarms", [alarm_email])]
-    labels = {bucket: "Templates bucket", prefix: "Templates key prefix", alarm_email: "Alarm e-mail"}
+    publisher_account = add_parameter(
+        t, "SitePublisherAccount",
+        "Account whose principals may assume the site publisher role to upload the site (deploy.py "
+        "sets the account it deploys from); empty: this stack's own account.",
+        Default="", AllowedPattern=ACCOUNT_ID_OR_EMPTY_PATTERN,
+        ConstraintDescription="must be empty or a 12-digit account id",
+    )
+    groups = [("Component templates", [bucket, regional_prefix, prefix]), ("Alarms", [alarm_email]),
+              ("Site publishing", [publisher_account])]
+    labels = {bucket: "Templates bucket", regional_prefix: "Prefix of the templates bucket of each region",
+              prefix: "Templates key prefix", alarm_email: "Alarm e-mail",
+              publisher_account: "Site publisher account"}
     rules = {
         "SupportedRegion": {
             "Assertions": [{
                 "Assert": {"Fn::Contains": [list(env.regions), Region]},
-                "AssertDescription": f"This environment deploys only to {' and '.join(env.regions)}.",
+                "AssertDescription": f"This environment deploys only to {', '.join(env.regions)}.",
             }]
         },
         # Per-account settings (domains) are chosen by account id: another account would silently
@@ -88,7 +118,7 @@ def build(env: EnvConfig) -> Template:
             _stack_id(name),
             TemplateURL=Sub(
                 "https://${Bucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${Prefix}" + f"{name}.json",
-                Bucket=Ref(bucket), Prefix=Ref(prefix),
+                Bucket=templates_bucket, Prefix=Ref(prefix),
             ),
             Tags=tags(env),
             # Deleting a nested stack deletes its resources except those that retain themselves
@@ -102,7 +132,8 @@ def build(env: EnvConfig) -> Template:
             stack.Condition = condition
         return t.add_resource(stack)
 
-    lambda_edge = nested("lambda_edge", IS_EDGE_REGION)
+    # Functions in us-east-1, their log groups wherever they may run and log.
+    lambda_edge = nested("lambda_edge", IS_EDGE_LOG_REGION)
     waf = nested("waf", IS_EDGE_REGION)
     cloudfront = nested("cloudfront", IS_EDGE_REGION, {
         "WebAclArn": GetAtt(waf, "Outputs.WebAclArn"),
@@ -136,12 +167,15 @@ def build(env: EnvConfig) -> Template:
                                      f"the {EDGE_REGION} stack outputs as DistributionArn.",
             }],
         }
-    s3 = nested("s3", IS_PRIMARY_REGION, {"DistributionArn": distribution_arn})
+    s3 = nested("s3", IS_PRIMARY_REGION, {"DistributionArn": distribution_arn,
+                                          "SitePublisherAccount": Ref(publisher_account)})
     dynamodb = nested("dynamodb", IS_PRIMARY_REGION)
-    # Monitoring exists in both regions (the SupportedRegion rule admits no other); it chooses
-    # its alarms by region itself.
-    monitoring = nested("monitoring", None, {
-        "DistributionId": If(IS_EDGE_REGION, GetAtt(cloudfront, "Outputs.DistributionId"), NO_DISTRIBUTION),
+    # Monitoring exists in us-east-1 and in each region of the table; it chooses its alarms by
+    # region itself.
+    distribution_id = GetAtt(cloudfront, "Outputs.DistributionId")
+    monitoring = nested("monitoring", IS_MONITORED_REGION, {
+        "DistributionId": distribution_id if env.monitored_regions == (EDGE_REGION,)
+        else If(IS_EDGE_REGION, distribution_id, NO_DISTRIBUTION),
         "AlarmEmail": Ref(alarm_email),
     })
 
@@ -201,10 +235,11 @@ def _add_outputs(t: Template, env: EnvConfig, lambda_edge, waf, cloudfront, s3, 
         ("OriginBucketName", s3, "Upload the site's content to this bucket."),
         ("LogsBucketName", s3, "Bucket receiving the origin bucket's access logs."),
         ("EdgeConfigTableName", dynamodb, "Push the edge configuration to this table."),
+        ("SitePublisherRoleArn", s3, "Role that deploy.py site assumes to upload the site."),
     ]
     for name, stack, description in edge:
         add_output(t, name, GetAtt(stack, f"Outputs.{name}"), description, condition=IS_EDGE_REGION)
     for name, stack, description in primary:
         add_output(t, name, GetAtt(stack, f"Outputs.{name}"), description, condition=IS_PRIMARY_REGION)
     add_output(t, "AlarmTopicArn", GetAtt(monitoring, "Outputs.AlarmTopicArn"),
-               "SNS topic receiving this region's alarms.")
+               "SNS topic receiving this region's alarms.", condition=IS_MONITORED_REGION)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from awacs import cloudfront as cloudfront_actions
 from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
+from awacs import sts as sts_actions
 from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Statement
 from awacs.aws import Bool, StringEquals
-from troposphere import AccountId, GetAtt, Ref, Sub, Template
-from troposphere import kms, s3
+from troposphere import AccountId, Equals, GetAtt, If, Ref, Sub, Template
+from troposphere import iam, kms, s3
 
 from templates.common import (
     add_kms_key,
@@ -26,6 +28,12 @@ DISTRIBUTION_ARN_PATTERN = r"^arn:aws[a-z-]*:cloudfront::[0-9]{12}:distribution/
 
 ACCESS_LOGS_PREFIX = "s3-access-logs/"
 
+# Keys under this prefix hold `deploy.py site`'s own state (release manifests, its lock), beside the
+# objects they describe; the origin bucket policy denies them to CloudFront, so no viewer can fetch them.
+SITE_STATE_PREFIX = ".edgecdn/"
+
+ACCOUNT_ID_OR_EMPTY_PATTERN = r"^$|^[0-9]{12}$"
+
 
 def build(env: EnvConfig) -> Template:
     """The origin bucket (readable only by this environment's distribution) and its logs bucket."""
@@ -38,10 +46,20 @@ def build(env: EnvConfig) -> Template:
         AllowedPattern=DISTRIBUTION_ARN_PATTERN,
         ConstraintDescription="must be a CloudFront distribution ARN",
     )
+    publisher_account = add_parameter(
+        t,
+        "SitePublisherAccount",
+        "Account whose principals may assume the site publisher role (deploy.py sets the account it "
+        "deploys from); empty: this stack's own account.",
+        Default="",
+        AllowedPattern=ACCOUNT_ID_OR_EMPTY_PATTERN,
+        ConstraintDescription="must be empty or a 12-digit account id",
+    )
     logs_bucket = add_logs_bucket_resources(t, env, "logs", server_access_logs=True)
     key = _add_origin_key(t, env, distribution_arn)
     origin = _add_origin_bucket(t, env, key, logs_bucket)
     _add_origin_bucket_policy(t, origin, distribution_arn)
+    _add_site_publisher_role(t, env, origin, key, distribution_arn, publisher_account)
     return t
 
 
@@ -220,9 +238,21 @@ def _add_origin_bucket_policy(t: Template, bucket: s3.Bucket, distribution_arn) 
                         Resource=[GetAtt(bucket, "Arn")],
                         Condition=Condition(StringEquals({"AWS:SourceArn": Ref(distribution_arn)})),
                     ),
+                    _deny_cloudfront_site_state(bucket),
                 ],
             ),
         )
+    )
+
+
+def _deny_cloudfront_site_state(bucket: s3.Bucket) -> Statement:
+    """Release manifests live in this bucket: no distribution may read them for a viewer."""
+    return Statement(
+        Sid="DenyCloudFrontSitePublisherState",
+        Effect=Deny,
+        Principal=Principal("Service", "cloudfront.amazonaws.com"),
+        Action=[s3_actions.GetObject],
+        Resource=[Sub("${Arn}/" + SITE_STATE_PREFIX + "*", Arn=GetAtt(bucket, "Arn"))],
     )
 
 
@@ -241,4 +271,74 @@ def _block_public_access() -> s3.PublicAccessBlockConfiguration:
     return s3.PublicAccessBlockConfiguration(
         BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
     )
+
+
+def site_publisher_role_name(env: EnvConfig) -> Sub:
+    """`<project>-<env>-site-publisher-<region>`: at most 57 characters (IAM allows 64)."""
+    return Sub(f"{env.name_prefix}-site-publisher-${{AWS::Region}}")
+
+
+def _add_site_publisher_role(t: Template, env: EnvConfig, bucket: s3.Bucket, key: kms.Key, distribution_arn,
+                             publisher_account) -> iam.Role:
+    """The role `deploy.py site` uploads through: this bucket, its key, this distribution's invalidations.
+
+    Not the StackSets execution role: publishing the site needs none of what deploying the stacks needs.
+    """
+    t.add_condition("SitePublisherTrustsOwnAccount", Equals(Ref(publisher_account), ""))
+    trusted = If(
+        "SitePublisherTrustsOwnAccount",
+        Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"),
+        Sub("arn:${AWS::Partition}:iam::${Account}:root", Account=Ref(publisher_account)),
+    )
+    bucket_arn = GetAtt(bucket, "Arn")
+    publish = PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            # ListObjectsV2: what the bucket holds, compared with the site directory.
+            Statement(Sid="ListOriginBucket", Effect=Allow, Action=[s3_actions.ListBucket], Resource=[bucket_arn]),
+            # Head/Get (metadata, release manifests), Put (uploads; CopyObject writes with it),
+            # GetObjectVersion (rollback copies an old version), Delete (a delete marker: the
+            # version stays until the lifecycle rule expires it). No DeleteObjectVersion.
+            Statement(
+                Sid="PublishSiteObjects",
+                Effect=Allow,
+                Action=[s3_actions.GetObject, s3_actions.GetObjectVersion, s3_actions.PutObject,
+                        s3_actions.DeleteObject],
+                Resource=[Sub("${Arn}/*", Arn=bucket_arn)],
+            ),
+            # SSE-KMS: an upload needs a data key, a copy or a read decrypts.
+            Statement(
+                Sid="UseOriginBucketKey",
+                Effect=Allow,
+                Action=[kms_actions.GenerateDataKey, kms_actions.Decrypt],
+                Resource=[GetAtt(key, "Arn")],
+            ),
+            Statement(
+                Sid="InvalidateThisDistribution",
+                Effect=Allow,
+                Action=[cloudfront_actions.CreateInvalidation, cloudfront_actions.GetInvalidation],
+                Resource=[Ref(distribution_arn)],
+            ),
+        ],
+    )
+    role = t.add_resource(
+        iam.Role(
+            "SitePublisherRole",
+            RoleName=site_publisher_role_name(env),
+            Description=f"{env.name_prefix}: deploy.py site uploads the site to the origin bucket and "
+                        "invalidates the distribution through this role",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(Effect=Allow, Principal=Principal("AWS", trusted), Action=[sts_actions.AssumeRole])
+                ],
+            ),
+            MaxSessionDuration=3600,
+            Policies=[iam.Policy(PolicyName="PublishSite", PolicyDocument=publish)],
+            Tags=tags(env),
+        )
+    )
+    add_output(t, "SitePublisherRoleArn", GetAtt(role, "Arn"),
+               "Role that deploy.py site assumes to upload the site and invalidate the distribution.")
+    return role
 

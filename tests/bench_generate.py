@@ -7,8 +7,9 @@ Prints, over every environment in config/ (median of --runs rounds; in a round e
 once, each a fresh process as a user runs it; a ratio is taken within each round, against that
 round's command line, so that a change in the machine's load hits both sides of it):
   * `generate.py --no-lint` (targets: 0.5 s, 150 MB);
-  * the cfn-lint command line alone over the same output files, every template for us-east-1 and
-    us-west-2 with the edge rules and informational checks: the reference of the ratios;
+  * the cfn-lint command line alone over the same output files, each environment's templates for
+    that environment's regions (one cfn-lint run per environment, since the command line takes one
+    region list), with the edge rules and informational checks: the reference of the ratios;
   * `generate.py` repeated with nothing changed, every result from the lint cache (target: at most
     0.25 of the command line);
   * `generate.py --no-cache`, linting everything on every core (target: at most 0.75 on 2 cores);
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -119,6 +121,14 @@ def tree_peak_pss(command: list[str]) -> float:
     return peak
 
 
+def environment_regions() -> dict[str, tuple[str, ...]]:
+    """Environment name -> the regions generate.py lints its templates for (every instance region)."""
+    sys.path.insert(0, str(PROJECT))
+    from templates.config import environment_names, load_environment
+
+    return {name: load_environment(name).regions for name in environment_names()}
+
+
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -139,12 +149,17 @@ def main() -> int:
         generate = [PYTHON, str(PROJECT / "generate.py"), "--output", str(out), "--cache-dir", str(cache)]
         subprocess.run(generate + ["--no-lint"], check=True, capture_output=True)
         files = sorted(str(p) for p in out.rglob("*.json"))
+        # The command line takes one region list, and the environments lint for different regions:
+        # one cfn-lint run per environment, over its files, for its regions (as a CI job would).
+        cli = " && ".join(
+            shlex.join([CFN_LINT, "--include-checks", "I", "--append-rules", str(PROJECT / "templates" / "lint_rules"),
+                        "--regions", *regions, "--", *sorted(str(p) for p in (out / name).glob("*.json"))])
+            for name, regions in environment_regions().items()
+        )
         subprocess.run(generate, check=True, capture_output=True)  # fills the cache for the repeat runs
         commands = {
             "generate.py --no-lint": generate + ["--no-lint"],
-            "cfn-lint command line": [CFN_LINT, "--include-checks", "I", "--append-rules",
-                                      str(PROJECT / "templates" / "lint_rules"),
-                                      "--regions", "us-east-1", "us-west-2", "--", *files],
+            "cfn-lint command line": ["sh", "-c", cli],
             "generate.py (repeat, cached)": generate,
             "generate.py --no-cache": generate + ["--no-cache"],
             "generate.py --no-cache --jobs 1": generate + ["--no-cache", "--jobs", "1"],

@@ -28,6 +28,8 @@ EMULATED_TYPES = {
     "AWS::SNS::TopicPolicy": "sns.EmulatedTopicPolicy",
     "AWS::SNS::Subscription": "sns.EmulatedSubscription",
     "AWS::CloudWatch::Alarm": "cloudwatch.EmulatedAlarm",
+    "AWS::Logs::LogGroup": "logs.EmulatedLogGroup",
+    "AWS::Route53::RecordSetGroup": "route53.EmulatedRecordSetGroup",
 }
 
 
@@ -58,20 +60,35 @@ def install() -> None:
     from rollout.moto_models import (  # noqa: F401  (importing registers the models)
         acm,
         awslambda,
+        bucket_policy_principals,
         cloudformation,
         cloudfront,
+        cloudfront_invalidations,
         cloudwatch,
         dynamodb,
+        iam_role_policies,
+        lambda_logging,
+        lifecycle,
+        logs,
         policy_conditions,
+        route53,
         s3,
         service_fixes,
         sns,
+        stacksets,
         wafv2,
     )
 
     cloudformation.install()
+    cloudfront.install()
+    lifecycle.install()
+    stacksets.install()
     policy_conditions.install()
     service_fixes.install()
+    bucket_policy_principals.install()
+    cloudfront_invalidations.install()
+    iam_role_policies.install()
+    lambda_logging.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()

@@ -12,6 +12,17 @@ class ResourceFailed(ValidationError):
 
     def __init__(self, resource_type: str, message: str):
         super().__init__(message=f"{resource_type}: {message}")
+        self.reason = message
+
+
+class NameTaken(Exception):
+    """A resource of that name exists: CloudFormation's resource handlers fail with AlreadyExists."""
+
+    code = "AlreadyExists"
+
+    def __init__(self, name: str):
+        super().__init__(f"{name} already exists")
+        self.message = f"{name} already exists"
 
 
 class EmulatedResource:

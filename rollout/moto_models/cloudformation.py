@@ -12,18 +12,14 @@ Each fix makes moto do what CloudFormation documents; none changes what a templa
 - Updates run as CloudFormation runs them: new and changed resources in dependency order (moto
   removed, then added, then modified, each in template order, so a nested stack could read a
   sibling's outputs before that sibling was updated), then removed resources are deleted unless
-  their DeletionPolicy is Retain (moto deleted them regardless).
-- A stack delete keeps RetainExceptOnCreate resources as it keeps Retain ones.
+  retained (DeletionPolicy Retain or RetainExceptOnCreate; moto deleted them regardless). A named
+  resource whose name changes is replaced, the old one kept when UpdateReplacePolicy is Retain.
 - Updates respect Conditions: moto updated every changed resource of the template, including
   the ones whose Condition is false in the stack's region (never created), and crashed.
 - A resource that fails while a sibling reads it (Fn::GetAtt) reports its own error: moto's
   lookup turned any KeyError raised inside the creation into "references undefined resource".
-- Stack sets: instance parameter overrides are merged over the stack set's parameters (moto
-  replaced them); UpdateStackSet and UpdateStackInstances update the instances' stacks (moto
-  only recorded the new values); instances created after an update get the current template; a
-  stack instance reports the id of its real stack; a service error while an instance's stack
-  is created or updated is reported as the operation's error (moto returned another service's
-  error document, which boto3 could not parse).
+
+Resource events, rollbacks and deletion policies are in `lifecycle`; stack sets in `stacksets`.
 """
 
 from __future__ import annotations
@@ -37,7 +33,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.utils import get_stack_from_s3_url
 from moto.utilities.utils import get_partition
 
-from rollout.naming import RETAINING_POLICIES
+from rollout.moto_models import lifecycle
 
 _installed = False
 
@@ -103,13 +99,55 @@ def _update_resource(logical_id: str, resource_json: dict[str, Any], resources_m
     if condition and not resources_map.lazy_condition_map[condition]:
         if existing is not None:
             # The condition turned false: CloudFormation deletes the resource.
-            resources_map._delete_resource(existing, resource_json)
-            resources_map._parsed_resources.pop(logical_id, None)
+            lifecycle.delete_one(resources_map, logical_id, resource_json, lifecycle.rolling_back())
         return None
     if existing is None:
         # Not created before (its condition was false): CloudFormation creates it now.
         return resources_map[logical_id]
-    return _original_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    resource_type = resource_json["Type"]
+    stack = resources_map.__dict__.get("_owner")
+    try:
+        _, _, new_name = parsing.parse_resource_and_generate_name(logical_id, resource_json, resources_map)
+    except lifecycle.CreateFailed:
+        raise
+    except Exception as exc:
+        reason = lifecycle.failure_reason(exc, resource_type, logical_id)
+        lifecycle.resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", reason)
+        raise lifecycle.UpdateFailed(logical_id, resource_type, reason) from exc
+    if lifecycle.replaces(resource_type, existing, new_name):
+        return _replace(logical_id, resource_json, resources_map, existing, account_id, region_name)
+    lifecycle.resource_event(stack, logical_id, resource_type, "UPDATE_IN_PROGRESS")
+    try:
+        updated = _original_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    except lifecycle.NestedStackFailed as nested:
+        reason = (f"Embedded stack {nested.stack.stack_id} was not successfully updated. Currently in "
+                  f"UPDATE_ROLLBACK_IN_PROGRESS with reason: {nested.reason}")
+        lifecycle.resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", reason, nested.stack.stack_id)
+        raise lifecycle.UpdateFailed(logical_id, resource_type, reason) from nested
+    except lifecycle.CreateFailed:
+        raise
+    except Exception as exc:
+        reason = lifecycle.failure_reason(exc, resource_type, new_name)
+        lifecycle.resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", reason)
+        raise lifecycle.UpdateFailed(logical_id, resource_type, reason) from exc
+    lifecycle.resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE",
+                             physical_id=str(getattr(updated, "physical_resource_id", "") or ""))
+    return updated
+
+
+def _replace(logical_id: str, resource_json: dict[str, Any], resources_map: parsing.ResourceMap, existing: Any,
+             account_id: str, region_name: str) -> Any:
+    """A named resource whose name changed: create the new one, then delete the old one unless
+    UpdateReplacePolicy is Retain (CloudFormation's order, so the new one exists before the old goes)."""
+    resources_map._parsed_resources.pop(logical_id, None)
+    try:
+        new = lifecycle.create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    except lifecycle.CreateFailed:
+        resources_map._parsed_resources[logical_id] = existing
+        raise
+    if resource_json.get("UpdateReplacePolicy", "Delete") != "Retain":
+        resources_map._delete_resource(existing, resource_json)
+    return new
 
 
 class _RuleNotEvaluable(Exception):
@@ -178,7 +216,7 @@ def _update_with_rules(self: parsing.ResourceMap, template: dict[str, Any],
 def _update_resources(self: parsing.ResourceMap, template: dict[str, Any],
                       parameters: dict[str, Any] | None) -> None:
     """A stack update as CloudFormation runs it: new and changed resources in dependency order,
-    then the cleanup of removed ones, which keeps those whose DeletionPolicy retains them.
+    then the cleanup of removed ones, which keeps the retained ones (see lifecycle.kept).
 
     moto removed first (an edge function's old version, while the distribution still used it,
     even when retained), then added, then modified (a new version published before the
@@ -218,10 +256,8 @@ def _update_resources(self: parsing.ResourceMap, template: dict[str, Any],
         else:
             self._parsed_resources[name] = updated
     for name in diff["Remove"]:
-        resource = self._parsed_resources.pop(name, None)
-        if resource is None or previous[name].get("DeletionPolicy") in RETAINING_POLICIES:
-            continue
-        self._delete_resource(resource, previous[name])
+        if name in self._parsed_resources:
+            lifecycle.delete_one(self, name, previous[name], lifecycle.rolling_back())
 
 
 def _referenced(node: Any) -> set[str]:
@@ -252,160 +288,6 @@ def _resource_map_get(self: parsing.ResourceMap, key: str, default: Any = None) 
     return self[key]
 
 
-# --- stack sets ------------------------------------------------------------------------------
-
-
-def _as_dict(parameters: Any) -> dict[str, str]:
-    if isinstance(parameters, dict):
-        return dict(parameters)
-    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in parameters or []}
-
-
-def _effective_parameters(stack_set: cfn_models.StackSet, overrides: Any) -> dict[str, str]:
-    values = _as_dict(stack_set.parameters)
-    values.update(_as_dict(overrides))
-    return values
-
-
-def _stack_failure(exc: Exception) -> ValidationError:
-    if isinstance(exc, ValidationError):
-        return exc
-    code = str(getattr(exc, "error_type", None) or getattr(exc, "code", None) or type(exc).__name__)
-    message = getattr(exc, "message", None) or str(exc)
-    return ValidationError(message=f"{code.split('#')[-1]}: {message}")
-
-
-def _apply_to_instance(stack_set: cfn_models.StackSet, instance: cfn_models.StackInstance) -> None:
-    instance.template = stack_set.template
-    try:
-        instance.stack.update(stack_set.template, parameters=_effective_parameters(stack_set, instance.parameters))
-    except Exception as exc:
-        raise _stack_failure(exc) from exc
-
-
-def _create_stack_instances(
-    self: cfn_models.StackSet, accounts: list[str], regions: list[str],
-    deployment_targets: dict[str, Any] | None, parameters: list[dict[str, Any]],
-) -> str:
-    import uuid
-
-    self.instances.template = self.template
-    overrides = list(parameters or [])
-    new_instances = []
-    for region in regions:
-        for account in accounts:
-            if self.instances.get_instance(account, region) is not None:
-                continue
-            try:
-                instance = cfn_models.StackInstance(
-                    account_id=account, region_name=region, stackset_id=self.id,
-                    stack_name=self.instances.stack_name, name=self.name, template=self.template,
-                    parameters=_effective_parameters(self, overrides),
-                    permission_model=self.permission_model,
-                )
-            except Exception as exc:
-                raise _stack_failure(exc) from exc
-            # What the instance reports is only its overrides, as on AWS.
-            instance.parameters = overrides
-            new_instances.append(instance)
-    self.instances.stack_instances += new_instances
-    operation_id = str(uuid.uuid4())
-    self._create_operation(operation_id=operation_id, action="CREATE", status="SUCCEEDED",
-                           accounts=accounts, regions=regions)
-    return operation_id
-
-
-def _merge_overrides(current: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """UpdateStackInstances semantics: a list replaces the overrides (UsePreviousValue keeps one)."""
-    if not incoming:
-        # moto cannot tell an omitted ParameterOverrides from an empty one; omitted (keep all
-        # overrides) is what the rollout sends.
-        return current
-    previous = _as_dict(current)
-    merged = []
-    for parameter in incoming:
-        if parameter.get("UsePreviousValue"):
-            if parameter["ParameterKey"] in previous:
-                merged.append({"ParameterKey": parameter["ParameterKey"],
-                               "ParameterValue": previous[parameter["ParameterKey"]]})
-        else:
-            merged.append({"ParameterKey": parameter["ParameterKey"],
-                           "ParameterValue": parameter.get("ParameterValue", "")})
-    return merged
-
-
-def _update_instances(
-    self: cfn_models.StackSet, accounts: list[str], regions: list[str], parameters: list[dict[str, Any]],
-) -> dict[str, Any]:
-    import uuid
-
-    from moto.cloudformation.exceptions import StackInstanceNotFound
-
-    targets = []
-    for account in accounts:
-        for region in regions:
-            instance = self.instances.get_instance(account, region)
-            if instance is None:
-                raise StackInstanceNotFound()
-            targets.append(instance)
-    for instance in targets:
-        instance.parameters = _merge_overrides(instance.parameters, parameters)
-        _apply_to_instance(self, instance)
-    return self._create_operation(operation_id=str(uuid.uuid4()), action="UPDATE", status="SUCCEEDED",
-                                  accounts=accounts, regions=regions)
-
-
-def _update_stack_set(
-    self: cfn_models.StackSet, template: str, description: str, parameters: dict[str, str],
-    tags: dict[str, str], admin_role: str, execution_role: str, accounts: list[str],
-    regions: list[str], operation_id: str,
-) -> dict[str, Any]:
-    import uuid
-
-    self.template = template or self.template
-    self.instances.template = self.template
-    self.description = description if description is not None else self.description
-    self.parameters = parameters or self.parameters
-    self.tags = tags or self.tags
-    self.administration_role_arn = admin_role or self.administration_role_arn
-    self.execution_role_name = execution_role or self.execution_role_name
-    # Without Accounts/Regions, an update with a new template or parameters reaches every instance.
-    targets = [i for i in self.instances.stack_instances
-               if (not accounts or i.account_id in accounts) and (not regions or i.region_name in regions)]
-    for instance in targets:
-        _apply_to_instance(self, instance)
-    return self._create_operation(
-        operation_id=operation_id or str(uuid.uuid4()), action="UPDATE", status="SUCCEEDED",
-        accounts=sorted({i.account_id for i in targets}), regions=sorted({i.region_name for i in targets}))
-
-
-_original_instance_to_dict = cfn_models.StackInstance.to_dict
-
-
-def _instance_to_dict(self: cfn_models.StackInstance) -> dict[str, Any]:
-    result = _original_instance_to_dict(self)
-    result["StackId"] = self.stack.stack_id
-    result["ParameterOverrides"] = list(self.parameters or [])
-    return result
-
-
-_original_delete = parsing.ResourceMap.delete
-
-
-def _delete_keeping_retained(self: parsing.ResourceMap) -> None:
-    """A stack delete keeps every resource whose DeletionPolicy retains it (moto knew only Retain)."""
-    declared = self._resource_json_map
-    self._resource_json_map = {
-        name: {**resource, "DeletionPolicy": "Retain"}
-        if resource.get("DeletionPolicy") in RETAINING_POLICIES else resource
-        for name, resource in declared.items()
-    }
-    try:
-        _original_delete(self)
-    finally:
-        self._resource_json_map = declared
-
-
 def install() -> None:
     """Apply the fixes (idempotent)."""
     global _installed
@@ -417,10 +299,5 @@ def install() -> None:
     parsing.ResourceMap.get = _resource_map_get
     parsing.ResourceMap.load = _load_with_rules
     parsing.ResourceMap.update = _update_with_rules
-    parsing.ResourceMap.delete = _delete_keeping_retained
     parsing.parse_and_update_resource = _update_resource
-    cfn_models.StackSet.create_stack_instances = _create_stack_instances
-    cfn_models.StackSet.update_instances = _update_instances
-    cfn_models.StackSet.update = _update_stack_set
-    cfn_models.StackInstance.to_dict = _instance_to_dict
     _installed = True

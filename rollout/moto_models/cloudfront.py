@@ -7,6 +7,11 @@ policies, origin access control and logs bucket) are made here with the other em
 
 moto 5.2.5 has no cache, origin-request or response-headers policy API: those models keep their
 configuration in the CloudFront backend, and a distribution naming an unknown policy id fails.
+
+An alternate domain name (CNAME) belongs to one distribution across all of AWS: moto let any
+number of distributions, in any accounts, claim the same alias. `install()` makes moto's
+CloudFront backend refuse it with CNAMEAlreadyExists, for its API (CreateDistribution,
+UpdateDistribution) and for the distributions CloudFormation creates alike.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from moto.acm.models import acm_backends
+from moto.cloudfront.exceptions import CloudFrontException
 from moto.cloudfront.models import CloudFrontBackend, cloudfront_backends
 from moto.core.common_models import CloudFormationModel
 from moto.iam.models import iam_backends
@@ -58,6 +64,64 @@ VIEWER_MAX_MEMORY_MB, VIEWER_MAX_TIMEOUT_S = 128, 5
 ORIGIN_MAX_TIMEOUT_S = 30
 
 _NUMBERED_VERSION = re.compile(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([^:]+):(\d+)$")
+
+
+_installed = False
+
+
+class CNAMEAlreadyExists(CloudFrontException):
+    def __init__(self) -> None:
+        super().__init__("CNAMEAlreadyExists", "One or more of the CNAMEs you provided are already "
+                                               "associated with a different resource.")
+
+
+def _aliases(config: Any) -> set[str]:
+    aliases = config.get("Aliases") if isinstance(config, dict) else getattr(config, "Aliases", None)
+    return {str(a).lower() for a in ((aliases or {}).get("Items") or [])}
+
+
+def alias_holders(alias: str) -> list[tuple[str, str]]:
+    """(account, distribution id) of every distribution, in any account, that holds the alias."""
+    holders = []
+    for account_id in list(cloudfront_backends.keys()):
+        for backend in list(dict.values(cloudfront_backends[account_id])):
+            for distribution in list(backend.distributions.values()):
+                if alias.lower() in _aliases(distribution.distribution_config):
+                    holders.append((account_id, distribution.distribution_id))
+    return holders
+
+
+def check_aliases_free(config: dict[str, Any], distribution_id: str | None = None) -> None:
+    """CloudFront's rule: an alias may be on one distribution only, across all accounts."""
+    for alias in sorted(_aliases(config)):
+        if any(holder != distribution_id for _, holder in alias_holders(alias)):
+            raise CNAMEAlreadyExists()
+
+
+_original_create = CloudFrontBackend.create_distribution_with_tags
+_original_update = CloudFrontBackend.update_distribution
+
+
+def _create_distribution(self: CloudFrontBackend, distribution_config: dict[str, Any],
+                         tags: list[dict[str, str]]) -> Any:
+    check_aliases_free(distribution_config)
+    return _original_create(self, distribution_config, tags)
+
+
+def _update_distribution(self: CloudFrontBackend, dist_config: dict[str, Any], _id: str, if_match: bool) -> Any:
+    if dist_config:
+        check_aliases_free(dist_config, _id)
+    return _original_update(self, dist_config, _id, if_match)
+
+
+def install() -> None:
+    """Make moto's CloudFront backend enforce one distribution per alias (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    CloudFrontBackend.create_distribution_with_tags = _create_distribution
+    CloudFrontBackend.update_distribution = _update_distribution
+    _installed = True
 
 
 def _backend(account_id: str) -> CloudFrontBackend:

@@ -9,6 +9,11 @@
   the S3 API returns them; server access logging is refused, as by S3, when the target bucket
   does not exist or is in another region. (moto's own logging permission check cannot read
   policies with a "*" principal or resource lists, so the grant itself is not checked.)
+- A name that is taken fails, as on AWS, whichever path creates it: moto's Lambda backend
+  replaced an existing function of the same name (only its API checked), its KMS backend gave an
+  alias name to a second key (only its API checked), and its CloudFormation topic model returned
+  the existing topic, where CloudFormation's handler fails ("... already exists", HandlerErrorCode
+  AlreadyExists; SNS's CreateTopic API itself stays idempotent).
 """
 
 from __future__ import annotations
@@ -17,8 +22,14 @@ import json
 from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
+from moto.awslambda import models as lambda_models
+from moto.awslambda.exceptions import FunctionAlreadyExists
 from moto.kms import models as kms_models
+from moto.kms.exceptions import AlreadyExistsException
 from moto.s3 import models as s3_models
+from moto.sns import models as sns_models
+
+from rollout.moto_models.base import NameTaken
 
 _installed = False
 _original_key_create = kms_models.Key.create_from_cloudformation_json.__func__
@@ -93,10 +104,44 @@ def _bucket_update(cls: type, original_resource: Any, new_resource_name: str, cl
     return bucket
 
 
+_original_create_function = lambda_models.LambdaBackend.create_function
+
+
+def _create_function(self: Any, spec: dict[str, Any]) -> Any:
+    name = spec.get("FunctionName")
+    if name and name in self._lambdas._functions:
+        raise FunctionAlreadyExists(name)
+    return _original_create_function(self, spec)
+
+
+_original_create_alias = kms_models.KmsBackend.create_alias
+
+
+def _create_alias(self: Any, target_key_id: str, alias_name: str) -> Any:
+    if self.alias_exists(alias_name):
+        raise AlreadyExistsException(f"An alias with the name arn:aws:kms:{self.region_name}:{self.account_id}:"
+                                     f"{alias_name} already exists")
+    return _original_create_alias(self, target_key_id, alias_name)
+
+
+_original_topic_create = sns_models.Topic.create_from_cloudformation_json.__func__
+
+
+def _topic_create(cls: type, resource_name: str, cloudformation_json: Any, account_id: str,
+                  region_name: str, **kwargs: Any) -> Any:
+    backend = sns_models.sns_backends[account_id][region_name]
+    if any(topic.name == resource_name for topic in backend.topics.values()):
+        raise NameTaken(resource_name)
+    return _original_topic_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
+    lambda_models.LambdaBackend.create_function = _create_function
+    kms_models.KmsBackend.create_alias = _create_alias
+    sns_models.Topic.create_from_cloudformation_json = classmethod(_topic_create)
     kms_models.Key.create_from_cloudformation_json = classmethod(_key_create)
     kms_models.Key.update_from_cloudformation_json = classmethod(_key_update)
     s3_models.FakeBucket.create_from_cloudformation_json = classmethod(_bucket_create)

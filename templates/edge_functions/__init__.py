@@ -1,7 +1,12 @@
-"""The edge functions: which triggers exist, and the handler source with its settings baked in."""
+"""The edge functions: which triggers exist, and each one's handler source with its settings baked in."""
 
 from __future__ import annotations
 
+import ast
+import builtins
+import io
+import symtable
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +14,7 @@ from typing import Any
 HANDLER_SOURCE = Path(__file__).resolve().parent / "edge_handler.py"
 
 _MARKER = "BAKED_SETTINGS = "
+_SECTION_MARKER = "# @bake:"
 _SETTINGS_KEYS = {"table_name": str, "table_regions": list, "cache_ttl_seconds": int, "environment": str}
 
 
@@ -90,22 +96,141 @@ def _check_settings(settings: dict) -> None:
         raise ValueError(f"settings['cache_ttl_seconds'] must be at least 1, got {settings['cache_ttl_seconds']}")
 
 
-def bake_source(settings: dict, source: str | None = None) -> str:
-    """The handler source with its BAKED_SETTINGS line replaced by `settings`, ready for Code.ZipFile.
+TRIGGERS: tuple[str, ...] = tuple(function.event_type for function in FUNCTIONS)
 
+
+def bake_source(settings: dict, trigger: str, source: str | None = None) -> str:
+    """index.py of the `trigger` function (an event type), ready for Code.ZipFile: the handler source with
+    only the sections marked for that trigger, and its BAKED_SETTINGS line replaced by `settings`.
+
+    Lambda compiles index.py at every cold start, and compiling costs CPU by the amount of code. The other
+    sections, docstrings and comments become empty lines, and function annotations are cut: every line
+    stays where it is in edge_handler.py, so a traceback's line numbers are that file's. The same source
+    and settings always give the same bytes.
     `settings` holds table_name, table_regions (primary first), cache_ttl_seconds and environment.
-    Raises ValueError on bad settings or when the marker line is not found exactly once.
+    Raises ValueError on bad settings, an unknown trigger, a bad `# @bake:` line, a BAKED_SETTINGS line not
+    found exactly once, or a result that uses a name it does not define or lacks the trigger's handler.
     """
     _check_settings(settings)
+    function = next((f for f in FUNCTIONS if f.event_type == trigger), None)
+    if function is None:
+        raise ValueError(f"unknown trigger {trigger!r}; expected one of {', '.join(TRIGGERS)}")
     text = handler_source() if source is None else source
     lines = text.splitlines(keepends=True)
     marked = [i for i, line in enumerate(lines) if line.startswith(_MARKER)]
     if len(marked) != 1:
         raise ValueError(f"expected exactly one line starting with {_MARKER!r} in the handler source, "
                          f"found {len(marked)}")
+    tree = ast.parse(text)
+    out = [line if trigger in triggers else "\n" for line, triggers in zip(lines, _section_triggers(lines, tree))]
+    for number, replacement in _code_only(text, lines, tree).items():
+        if out[number - 1] != "\n":
+            out[number - 1] = replacement
     baked = dict(settings, table_regions=list(settings["table_regions"]))
-    lines[marked[0]] = _MARKER + _literal(baked) + "\n"
-    result = "".join(lines)
+    out[marked[0]] = _MARKER + _literal(baked) + "\n"
+    result = "".join(out).rstrip("\n") + "\n"
     compile(result, "index.py", "exec")
+    bound, missing = _global_names(result)
+    if missing:
+        raise ValueError(f"the {trigger} source uses {', '.join(missing)}, which its sections do not define: "
+                         f"mark the section that defines it for {trigger}")
+    entry_point = function.handler.removeprefix("index.")
+    if entry_point not in bound:
+        raise ValueError(f"the {trigger} source does not define its handler {entry_point}")
     return result
+
+
+def _section_triggers(lines: list[str], tree: ast.Module) -> list[frozenset[str]]:
+    """For each line, the triggers whose source holds it: all of them until the first `# @bake:` line, then
+    those its section's line names (`all`, `none`, or event types)."""
+    inside = set()  # line numbers within a top-level statement, after its first line
+    for node in tree.body:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+        inside.update(range(first + 1, node.end_lineno + 1))
+    current = frozenset(TRIGGERS)
+    result = []
+    for number, line in enumerate(lines, 1):
+        if line.startswith(_SECTION_MARKER):
+            if number in inside:
+                raise ValueError(f"line {number}: a {_SECTION_MARKER!r} line must stand between top-level statements")
+            names = line[len(_SECTION_MARKER):].replace(",", " ").split()
+            if names == ["all"]:
+                current = frozenset(TRIGGERS)
+            elif names == ["none"]:
+                current = frozenset()
+            elif names and set(names) <= set(TRIGGERS):
+                current = frozenset(names)
+            else:
+                raise ValueError(f"line {number}: {line.strip()!r} must name all, none, or triggers among "
+                                 f"{', '.join(TRIGGERS)}")
+        result.append(current)
+    return result
+
+
+def _code_only(text: str, lines: list[str], tree: ast.Module) -> dict[int, str]:
+    """{line number: what replaces the line} that drops every docstring, comment and function annotation (never
+    evaluated: they are strings here) and nothing else."""
+    comment_at = {token.start[0]: token.start[1] for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if token.type == tokenize.COMMENT}
+    cuts: dict[int, list[tuple[int, int]]] = {}  # line number -> (start, end) of each annotation to cut
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        arguments = node.args
+        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]:
+            if arg is not None and arg.annotation is not None and arg.lineno == arg.annotation.end_lineno:
+                line = lines[arg.lineno - 1]
+                start = _column(line, arg.col_offset) + len(arg.arg)  # `name: annotation` -> `name`
+                cuts.setdefault(arg.lineno, []).append((start, _column(line, arg.annotation.end_col_offset)))
+        returns = node.returns
+        if returns is not None and returns.lineno == returns.end_lineno:
+            line = lines[returns.lineno - 1]
+            begin = _column(line, returns.col_offset)
+            arrow = line.rfind("->", 0, begin)
+            if arrow >= 0 and not line[arrow + 2:begin].strip():  # `) -> annotation:` -> `):`
+                cuts.setdefault(returns.lineno, []).append(
+                    (len(line[:arrow].rstrip()), _column(line, returns.end_col_offset)))
+    edits = {}
+    for number in comment_at.keys() | cuts.keys():
+        code = lines[number - 1].rstrip("\n")[:comment_at.get(number)]
+        for start, end in sorted(cuts.get(number, ()), reverse=True):
+            code = code[:start] + code[end:]
+        edits[number] = code.rstrip() + "\n"
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        first = node.body[0]
+        if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            continue
+        end_line = lines[first.end_lineno - 1]
+        after = end_line[_column(end_line, first.end_col_offset):comment_at.get(first.end_lineno)]
+        if lines[first.lineno - 1][:_column(lines[first.lineno - 1], first.col_offset)].strip() or after.strip():
+            continue  # the docstring shares a line with other code: keep it
+        for number in range(first.lineno, first.end_lineno + 1):
+            edits[number] = "\n"
+        if len(node.body) == 1:  # a body of only a docstring still needs a statement
+            edits[first.lineno] = " " * first.col_offset + "pass\n"
+    return edits
+
+
+def _column(line: str, utf8_offset: int) -> int:
+    """The character index of a UTF-8 byte offset (as ast gives columns) in `line`."""
+    return len(line.encode("utf-8")[:utf8_offset].decode("utf-8"))
+
+
+def _global_names(source: str) -> tuple[set[str], list[str]]:
+    """(the names the module binds, the names its code reads as globals that are neither bound nor builtins)."""
+    module = symtable.symtable(source, "index.py", "exec")
+    bound = {symbol.get_name() for symbol in module.get_symbols() if symbol.is_assigned() or symbol.is_imported()}
+    known = bound | set(dir(builtins))
+    missing: set[str] = set()
+    tables = [module]
+    while tables:
+        table = tables.pop()
+        for symbol in table.get_symbols():
+            if symbol.is_referenced() and (table is module or symbol.is_global()) and symbol.get_name() not in known:
+                missing.add(symbol.get_name())
+        tables.extend(table.get_children())
+    return bound, sorted(missing)
 

@@ -1,27 +1,73 @@
 """Lambda@Edge handlers: redirects, rewrites, A/B experiments, maintenance and Cache-Control, driven by a versioned configuration in DynamoDB."""
 
-# This file is inlined into CloudFormation (Code.ZipFile creates index.py): standard library and
-# boto3 only, no relative imports. The `edgeconfig` CLI imports it for validate_config, so the
+# This file is inlined into CloudFormation (Code.ZipFile creates index.py): standard library only,
+# no relative imports. The `edgeconfig` CLI imports it for validate_config, so the
 # schema is defined once, here.
+#
+# Each function gets only the code its trigger runs. A `# @bake: ...` line starts a section and names
+# the triggers whose index.py holds it (`all`, or event types such as `viewer-request`; `none` for
+# code only the CLI runs); the section runs to the next such line. bake_source
+# (templates/edge_functions/__init__.py) blanks the other sections, docstrings, comments and function
+# annotations, keeping every line where it is, so a traceback's line numbers are this file's. It refuses
+# a baked source that uses a name it does not define. Lambda compiles index.py from source at every
+# cold start, at a CPU cost that grows with the code (see docs/edge-config.md, "The edge functions").
 
 from __future__ import annotations
 
-import bisect
-import hashlib
-import ipaddress
+import _blake2
+import _hashlib
+import _socket
+import _ssl
+import binascii
 import json
-import math
 import os
 import re
 import time
-import warnings
-from dataclasses import dataclass
-from typing import Any, Callable
-from urllib.parse import quote, unquote, urlsplit
+
+# typing is for annotations only (never evaluated: annotations are strings here), and importing it
+# costs ~4 ms of every cold start's CPU. hashlib and hmac are Python layers over _hashlib (OpenSSL) and
+# _blake2 whose import costs ~1.5 ms more (hashlib tries every algorithm OpenSSL offers): the functions
+# call the C modules, as those layers do. The DynamoDB client does the same with _ssl and _socket.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 # Replaced at generate time by templates.edge_functions.bake_source: Lambda@Edge has no environment
 # variables. An empty table_name means "no configuration": every request passes through.
 BAKED_SETTINGS = {"cache_ttl_seconds": 60, "environment": "", "table_name": "", "table_regions": []}
+
+# urllib.parse and ipaddress are imported on first need (urllib.parse imports ipaddress): together they
+# cost ~5 ms of a cold start's CPU, ~70 ms at 128 MB. Paths without a %, targets and prefixes with
+# nothing to quote, plain http(s) targets and configurations without allowed networks need neither.
+_url_parse: Any = None
+
+
+def _urllib_parse() -> Any:
+    """The urllib.parse module, imported on first use."""
+    global _url_parse
+    if _url_parse is None:
+        import urllib.parse
+        _url_parse = urllib.parse
+    return _url_parse
+
+
+# The characters urllib.parse.quote never quotes (RFC 3986 "unreserved").
+_ALWAYS_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
+def quote(text: str, safe: str) -> str:
+    """urllib.parse.quote(text, safe), which returns a text whose characters are all safe as it is."""
+    if not text.strip(_ALWAYS_SAFE + safe):
+        return text
+    return _urllib_parse().quote(text, safe=safe)
+
+
+def unquote(text: str) -> str:
+    """urllib.parse.unquote(text), which returns a text without a % as it is."""
+    if "%" not in text:
+        return text
+    return _urllib_parse().unquote(text)
+
 
 SCHEMA_VERSION = 1
 
@@ -71,19 +117,20 @@ REGION_COORDINATES = {
 # --- validation: the one definition of the configuration schema --------------------------------
 
 _TOP_KEYS = ("redirects", "rewrites", "experiments", "maintenance", "cache_control")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
-_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}$")
+# Patterns that few configurations need, compiled by re.match on first use (~0.1 ms each at a cold start).
+_COOKIE_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z"
+_FILE_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}\Z"
 _LIMITS = {"redirects": 10000, "experiments": 20, "variants": 10, "cache_control": 100, "allow_cidrs": 200}
 
 
 class _Problems:
-    """Collects (field path, message) pairs while a document is validated."""
+    """Collects (field path, message) pairs while a document is validated; runs the given operator checks."""
 
-    def __init__(self) -> None:
+    def __init__(self, operator_checks: dict[str, Callable]) -> None:
         self.items: list[tuple[str, str]] = []
+        self.operator_checks = operator_checks
 
     def add(self, path: str, message: str) -> None:
         self.items.append((path, message))
@@ -105,8 +152,12 @@ def _mapping(data: Any, path: str, allowed: tuple[str, ...], p: _Problems) -> di
     if not isinstance(data, dict):
         p.add(path or "(top level)", f"must be a mapping, got {_describe(data)}")
         return {}
-    for key in sorted(set(data) - set(allowed), key=str):
-        p.add(f"{path}.{key}" if path else str(key), f"unknown key; allowed keys here: {', '.join(allowed)}")
+    for key in data:
+        if key not in allowed:
+            for unknown in sorted(set(data) - set(allowed), key=str):
+                p.add(f"{path}.{unknown}" if path else str(unknown),
+                      f"unknown key; allowed keys here: {', '.join(allowed)}")
+            break
     return data
 
 
@@ -124,27 +175,52 @@ def _list(data: Any, path: str, limit: int, p: _Problems) -> list:
 
 _REQUIRED = object()
 
+# Each section of the configuration this module holds: name -> (validator, compiler), registered next to
+# its compiler below. A baked index.py holds only the sections its trigger applies.
+_SECTIONS: dict[str, tuple[Callable, Callable]] = {}
+# Checks that only the CLI runs before a push (validate_config), in no baked index.py: name -> check.
+_OPERATOR_CHECKS: dict[str, Callable] = {}
+
 
 def _value(data: dict, path: str, key: str, kind: type, p: _Problems, default: Any = _REQUIRED,
            allowed: str = "", check: Callable[[Any], bool] | None = None) -> Any:
-    where = f"{path}.{key}"
+    # Runs for every field of every rule of a configuration the edge loads: messages are built only on a problem.
     value = data.get(key)
     if value is None:
         if default is _REQUIRED:
-            p.add(where, f"is required ({allowed})" if allowed else "is required")
-        return None if default is _REQUIRED else default
-    kind_text = {str: "a string", int: "an integer", bool: "true or false"}[kind]
+            p.add(f"{path}.{key}", f"is required ({allowed})" if allowed else "is required")
+            return None
+        return default
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        p.add(where, f"must be {allowed or kind_text}, got {_describe(value)}")
+        kind_text = {str: "a string", int: "an integer", bool: "true or false"}[kind]
+        p.add(f"{path}.{key}", f"must be {allowed or kind_text}, got {_describe(value)}")
+        return None
+    if kind is str and _has_surrogate(value):
+        p.add(f"{path}.{key}",
+              "must be Unicode text: it holds a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot encode")
         return None
     if check is not None and not check(value):
-        p.add(where, f"must be {allowed}, got {_describe(value)}")
+        p.add(f"{path}.{key}", f"must be {allowed}, got {_describe(value)}")
         return None
     return value
 
 
+def _has_surrogate(text: str) -> bool:
+    """True if `text` holds a lone surrogate (\\ud800-\\udfff): the one thing UTF-8 cannot encode."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     """A URL path as written in the config (plain or percent-encoded), returned decoded."""
+    if _has_surrogate(raw):
+        p.add(where, "must be Unicode text: it holds a lone surrogate, which UTF-8 cannot encode")
+        return None
     if "?" in raw or "#" in raw:
         p.add(where, f"must be a path without ? or #, got {_describe(raw)}")
         return None
@@ -152,7 +228,7 @@ def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     if not decoded.startswith("/") or decoded.startswith("//"):
         p.add(where, f"must be a path starting with a single /, got {_describe(raw)}")
         return None
-    if _CONTROL_RE.search(decoded) or len(decoded) > 1024:
+    if (not decoded.isprintable() and _CONTROL_RE.search(decoded)) or len(decoded) > 1024:
         p.add(where, f"must be at most 1024 characters without control characters, got {_describe(raw)}")
         return None
     if prefix and decoded != "/":
@@ -160,6 +236,7 @@ def _path(raw: str, where: str, p: _Problems, prefix: bool) -> str | None:
     return decoded
 
 
+# @bake: viewer-request
 def _under(path: str, prefix: str) -> bool:
     return prefix == "/" or path == prefix or path.startswith(prefix + "/")
 
@@ -172,11 +249,10 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         rule = _mapping(raw, where, ("from", "prefix", "to", "status", "query", "keep_path"), p)
         if not isinstance(raw, dict):
             continue
-        kinds = [k for k in ("from", "prefix") if rule.get(k) is not None]
-        if len(kinds) != 1:
+        kind = "from" if rule.get("from") is not None else "prefix"
+        if (rule.get("from") is None) == (rule.get("prefix") is None):
             p.add(where, "must have exactly one of from (an exact path) or prefix (a path prefix)")
             continue
-        kind = kinds[0]
         source = _value(rule, where, kind, str, p, allowed="a path such as /old-page")
         source = _path(source, f"{where}.{kind}", p, prefix=kind == "prefix") if source is not None else None
         target = _value(rule, where, "to", str, p, allowed="a path such as /new-page or an http(s) URL")
@@ -191,7 +267,7 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
             p.add(f"{where}.keep_path", "only applies to prefix rules")
         if None in (source, target, status, query, keep_path):
             continue
-        target_path = unquote(urlsplit(target).path) if target.startswith("/") else None
+        target_path = _target_path(target)
         if kind == "from" and target_path == source:
             p.add(f"{where}.to", "redirects to itself")
             continue
@@ -209,18 +285,21 @@ def _validate_redirects(data: Any, p: _Problems) -> list[dict]:
         if kind == "prefix":
             entry["keep_path"] = keep_path
         kept.append((i, entry))
-    # A chain of exact rules (A -> B, B -> C) costs the viewer a round trip per hop and can loop.
-    exact_at = {entry["from"]: i for i, entry in kept if "from" in entry}
-    for i, entry in kept:
-        if "from" in entry and entry["to"].startswith("/"):
-            hop = exact_at.get(unquote(urlsplit(entry["to"]).path))
-            if hop is not None:
-                p.add(f"redirects[{i}].to", f"is itself redirected by redirects[{hop}]: point straight at the final target")
+    check = p.operator_checks.get("redirects")
+    if check is not None:
+        check(kept, p)
     return [entry for _, entry in kept]
 
 
+def _target_path(target: str) -> str | None:
+    """The decoded path a relative redirect target sends the viewer to; None for an absolute URL."""
+    if not target.startswith("/"):
+        return None
+    return unquote(target.partition("#")[0].partition("?")[0])
+
+
 def _target(raw: str, where: str, p: _Problems) -> str | None:
-    if _CONTROL_RE.search(raw) or " " in raw or len(raw) > 2048:
+    if (not raw.isprintable() and _CONTROL_RE.search(raw)) or " " in raw or len(raw) > 2048:
         p.add(where, f"must be at most 2048 characters without spaces or control characters, got {_describe(raw)}")
         return None
     if raw.startswith("/"):
@@ -230,23 +309,142 @@ def _target(raw: str, where: str, p: _Problems) -> str | None:
                   f"got {_describe(raw)}")
             return None
         return raw
-    try:
-        parts = urlsplit(raw)
-        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
-        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # a malformed authority, e.g. http://[::1
-        absolute = False
-    if absolute:
+    if _PLAIN_URL_RE.match(raw) or _is_http_url(raw):
         return raw
     p.add(where, f"must be a path starting with a single / or an http(s) URL with a host, got {_describe(raw)}")
     return None
 
 
+# An http(s) URL with an ASCII host name and no user, port or brackets, all of which urlsplit reads
+# as _is_http_url wants: it needs no urllib.parse.
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(?:[/?#][!-~]*)?\Z")
+
+
+def _is_http_url(raw: str) -> bool:
+    """True for an http or https URL with a host (and a port, if any, from 0 to 65535)."""
+    try:
+        parts = _urllib_parse().urlsplit(raw)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed authority, e.g. http://[::1
+        return False
+
+
+# @bake: none
+# --- redirect chains and loops: the CLI's check before a push, at no edge ----------------------
+#
+# A chain costs viewers a round trip per hop, and a loop ends in the browser's "too many redirects":
+# operator mistakes that the CLI refuses. Neither harms the function, which answers each request with
+# one precomputed response, so the edge does not follow chains: that costs 120-300 ms of CPU for
+# 10,000 rules, seconds of a viewer's wait at 128 MB on every load of a new version.
+
+
+def _check_redirect_chains(kept: list[tuple[int, dict]], p: _Problems) -> None:
+    """Refuse exact rules that point at another rule's path, and every loop or chain over MAX_REDIRECT_HOPS."""
+    # A chain of exact rules (A -> B, B -> C) costs the viewer a round trip per hop and can loop.
+    exact_at = {entry["from"]: i for i, entry in kept if "from" in entry}
+    for i, entry in kept:
+        if "from" in entry and entry["to"].startswith("/"):
+            hop = exact_at.get(_target_path(entry["to"]))
+            if hop is not None:
+                p.add(f"redirects[{i}].to", f"is itself redirected by redirects[{hop}]: point straight at the final target")
+    for rules, chain, endless in _redirect_loops(kept):
+        others = ", ".join(f"redirects[{i}]" for i in rules[1:7]) + (f" and {len(rules) - 7} more" * (len(rules) > 7))
+        what = "makes a redirect loop" if not endless else f"is part of a chain of more than {MAX_REDIRECT_HOPS} redirects"
+        p.add(f"redirects[{rules[0]}]", f"{what}{' with ' + others if others else ''}: {chain} "
+              "(browsers give up with \"too many redirects\")")
+
+
+# Browsers stop after about 20 redirects (Chrome and Firefox: 20): a longer chain fails like a loop.
+MAX_REDIRECT_HOPS = 20
+
+
+def _redirect_loops(kept: list[tuple[int, dict]]) -> list[tuple[list[int], str, bool]]:
+    """Every loop among the redirect rules: (the rules' indexes, lowest first; the chain of paths;
+    True for a chain over MAX_REDIRECT_HOPS, such as a loop that lengthens the path at each hop).
+
+    Each rule's paths are followed hop by hop, symbolically: a state is a path, or a path followed
+    by "/" and any rest (written `/a/…`), which a prefix rule carries over to its target. Paths
+    under a more specific rule are that rule's own start, so each start follows one chain.
+    """
+    exact = {entry["from"]: (i, entry) for i, entry in kept if "from" in entry}
+    prefixes = {entry["prefix"]: (i, entry) for i, entry in kept if "prefix" in entry}
+
+    def step(path: str, any_rest: bool) -> tuple[int, tuple[str, bool] | None] | None:
+        """(the rule that redirects this state, the state it redirects to, None off-site), or None."""
+        hit = None if any_rest else exact.get(path)
+        if hit is None:
+            hit = longest_prefix(prefixes, path or "/")
+        if hit is None:
+            return None
+        i, entry = hit
+        target = _target_path(entry["to"])
+        if target is None:
+            return i, None
+        if "prefix" not in entry or not entry["keep_path"]:
+            return i, (target, False)
+        rest = path if entry["prefix"] == "/" else path[len(entry["prefix"]):]
+        if not any_rest and rest in ("", "/"):
+            return i, (target, False)
+        return i, (target.rstrip("/") + rest, any_rest)
+
+    starts = []
+    for _, entry in kept:
+        if "from" in entry:
+            starts.append((entry["from"], False))
+        else:
+            if entry["prefix"] not in exact:
+                starts.append((entry["prefix"], False))
+            starts.append((entry["prefix"].rstrip("/"), True))
+    loops: dict[frozenset, tuple[list[int], str, bool]] = {}
+    remaining: dict[tuple[str, bool], int] = {}  # hops from a state to the end of its chain; -1: a loop
+    for state in starts:
+        if state in remaining:
+            continue
+        seen: dict[tuple[str, bool], int] = {}
+        states: list[tuple[str, bool]] = []
+        rules: list[int] = []
+        looped: list[int] | None = None
+        tail = 0
+        current: tuple[str, bool] | None = state
+        while current is not None:
+            known = remaining.get(current)
+            if known is not None and (known < 0 or len(rules) + known <= MAX_REDIRECT_HOPS):
+                tail = known
+                break
+            if current in seen or len(rules) > MAX_REDIRECT_HOPS:
+                looped = rules[seen[current]:] if current in seen else rules
+                break
+            seen[current] = len(rules)
+            states.append(current)
+            hop = step(*current)
+            if hop is None:
+                break
+            rules.append(hop[0])
+            current = hop[1]
+        for k, followed in enumerate(states):
+            remaining[followed] = -1 if looped is not None or tail < 0 else len(rules) - k + tail
+        if looped is None:
+            continue
+        involved = sorted(set(looped))
+        endless = current not in seen
+        if frozenset(involved) not in loops:
+            # A cycle from its first state back to it; a chain that is too long, its first hops.
+            shown = states[:4] if endless else states[seen[current]:] + [current]
+            chain = " -> ".join(path + ("/…" if any_rest else "") or "/" for path, any_rest in shown)
+            loops[frozenset(involved)] = (involved, chain + (" -> …" if endless else ""), endless)
+    return sorted(loops.values())
+
+
+_OPERATOR_CHECKS["redirects"] = _check_redirect_chains
+
+
+# @bake: viewer-request
 def _validate_rewrites(data: Any, p: _Problems) -> dict:
     rw = _mapping(data, "rewrites", ("directory_index", "spa_fallback", "spa_index", "spa_exclude_prefixes"), p)
     index = _value(rw, "rewrites", "directory_index", str, p, default="index.html",
                    allowed="a file name such as index.html, or \"\" to turn it off",
-                   check=lambda v: v == "" or bool(_FILE_NAME_RE.match(v)))
+                   check=lambda v: v == "" or bool(re.match(_FILE_NAME_PATTERN, v)))
     spa = _value(rw, "rewrites", "spa_fallback", bool, p, default=False)
     spa_index = _value(rw, "rewrites", "spa_index", str, p, default="/index.html", allowed="a path such as /index.html")
     if spa_index is not None:
@@ -264,6 +462,7 @@ def _validate_rewrites(data: Any, p: _Problems) -> dict:
             "spa_index": spa_index or "/index.html", "spa_exclude_prefixes": excludes}
 
 
+# @bake: all
 def _validate_experiments(data: Any, p: _Problems) -> list[dict]:
     out = []
     names: dict[str, int] = {}
@@ -282,7 +481,7 @@ def _validate_experiments(data: Any, p: _Problems) -> list[dict]:
                          check=lambda v: 1 <= v <= 400)
         id_cookie = _value(exp, where, "viewer_id_cookie", str, p, default="",
                            allowed="a cookie name, or \"\" to identify viewers by IP and User-Agent",
-                           check=lambda v: v == "" or bool(_COOKIE_NAME_RE.match(v)))
+                           check=lambda v: v == "" or bool(re.match(_COOKIE_NAME_PATTERN, v)))
         if name is not None:
             if name in names:
                 p.add(f"{where}.name", f"repeats experiments[{names[name]}].name {name!r}")
@@ -362,6 +561,7 @@ def _validate_variants(data: Any, where: str, p: _Problems) -> list[dict] | None
     return out if ok and out else None
 
 
+# @bake: viewer-request
 def _validate_maintenance(data: Any, p: _Problems) -> dict:
     m = _mapping(data, "maintenance", ("enabled", "retry_after_seconds", "allow_cidrs", "body_html"), p)
     enabled = _value(m, "maintenance", "enabled", bool, p, default=False)
@@ -376,6 +576,7 @@ def _validate_maintenance(data: Any, p: _Problems) -> dict:
         try:
             if not isinstance(raw, str):
                 raise ValueError
+            import ipaddress  # on first need: see _urllib_parse
             network = str(ipaddress.ip_network(raw.strip(), strict=False))
         except ValueError:
             p.add(where, f"must be an IPv4 or IPv6 address or CIDR such as 203.0.113.0/24 or 2001:db8::/32, "
@@ -385,6 +586,10 @@ def _validate_maintenance(data: Any, p: _Problems) -> dict:
             cidrs.append(network)
     return {"enabled": bool(enabled), "retry_after_seconds": retry or 600, "allow_cidrs": cidrs,
             "body_html": body or ""}
+
+
+# @bake: origin-response
+_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]{1,1024}\Z")
 
 
 def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
@@ -420,34 +625,36 @@ def _validate_cache_control(data: Any, p: _Problems) -> list[dict]:
     return out
 
 
-def validate_config(doc: Any) -> tuple[dict, list[tuple[str, str]]]:
-    """Check an edge configuration; return it normalized (defaults filled in) and its problems as (field path, message)."""
-    p = _Problems()
+# @bake: all
+def validate_config(doc: Any, operator_checks: bool = True) -> tuple[dict, list[tuple[str, str]]]:
+    """Check an edge configuration; return it normalized (defaults filled in) and its problems as (field path, message).
+
+    It checks each section this module holds: all of them, but in a baked index.py only those its trigger
+    applies. `operator_checks` adds the checks only the CLI runs before a push (redirect chains and loops).
+    """
+    p = _Problems(_OPERATOR_CHECKS if operator_checks else {})
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         return {}, [("(top level)", f"must be a mapping, got {_describe(doc)}")]
     _mapping(doc, "", _TOP_KEYS, p)
-    normalized = {
-        "redirects": _validate_redirects(doc.get("redirects"), p),
-        "rewrites": _validate_rewrites(doc.get("rewrites"), p),
-        "experiments": _validate_experiments(doc.get("experiments"), p),
-        "maintenance": _validate_maintenance(doc.get("maintenance"), p),
-        "cache_control": _validate_cache_control(doc.get("cache_control"), p),
-    }
+    normalized = {name: _SECTIONS[name][0](doc.get(name), p) for name in _TOP_KEYS if name in _SECTIONS}
     return normalized, p.items
 
 
+# @bake: none
 def canonical_json(doc: dict) -> str:
     """The stored form of a configuration: compact JSON with sorted keys, so equal configs hash equally."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# @bake: all
 def content_hash(content: str) -> str:
     """`sha256:<hex>` of the stored content."""
-    return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return "sha256:" + _hashlib.openssl_sha256(content.encode("utf-8")).hexdigest()
 
 
+# @bake: origin-response
 # --- path patterns: a regular-expression subset matched in linear time --------------------------
 #
 # Cache-Control rules match viewer-controlled paths. Python's `re` backtracks: `^/(a+)+$` or
@@ -456,6 +663,9 @@ def content_hash(content: str) -> str:
 # tree, built into a Thompson NFA, and turned at load time into a DFA (subset construction) whose
 # size is bounded. Matching is one table step per character: time linear in the path, whatever
 # the pattern. Constructs that no finite automaton can match (backreferences, lookaround) are refused.
+
+import bisect  # noqa: E402 -- here, not at the top: only the origin-response function needs these
+import warnings  # noqa: E402
 
 MAX_PATTERN_LENGTH = 512
 MAX_REPEAT = 100  # the largest {m,n} bound
@@ -982,12 +1192,18 @@ def compile_path_pattern(kind: str, pattern: str) -> PathPattern:
     if compiled is None:
         if len(_compiled_patterns) >= 1000:
             _compiled_patterns.clear()
-        compiled = _compiled_patterns[kind, pattern] = _compile_path_pattern(kind, pattern)
+        try:
+            compiled = _compile_path_pattern(kind, pattern)
+        except PatternError as exc:
+            compiled = exc
+        _compiled_patterns[kind, pattern] = compiled
+    if isinstance(compiled, PatternError):
+        raise PatternError(str(compiled))
     return compiled
 
 
-# Validation and compile_config both need each pattern of a configuration: build it once.
-_compiled_patterns: dict[tuple[str, str], PathPattern] = {}
+# Validation and compile_config both need each pattern of a configuration: build (or refuse) it once.
+_compiled_patterns: dict[tuple[str, str], PathPattern | PatternError] = {}
 
 
 def _compile_path_pattern(kind: str, pattern: str) -> PathPattern:
@@ -1004,63 +1220,53 @@ def _compile_path_pattern(kind: str, pattern: str) -> PathPattern:
     return PathPattern(pattern, _RegexParser(pattern).parse())
 
 
+# @bake: all
 # --- the compiled form: built once per load, read on every request ------------------------------
 
 _LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~"
 _PATH_SAFE = "/!$&'()*+,;=:@~"
 
 
-@dataclass(frozen=True, slots=True)
-class Redirect:
-    """A redirect rule, with its Location precomputed."""
+def _record(cls: type) -> type:
+    """`cls` as an immutable record of its annotated fields, with slots, value equality and a repr.
 
-    status: str
-    description: str
-    location: str
-    fragment: str
-    keep_query: bool
-    prefix: str
-    keep_path: bool
-    on_site: bool  # a relative target: the Location must stay on this site, whatever the viewer's path
+    What dataclass(frozen=True, slots=True) makes, without importing dataclasses and inspect: ~10 ms of
+    every cold start's CPU, ~0.15 s at 128 MB. Slots keep attribute reads as fast (namedtuple's are not).
+    """
+    fields = tuple(cls.__annotations__)
+    set_field = object.__setattr__
 
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        given = len(args) + len(kwargs)
+        if args:
+            kwargs.update(zip(fields, args))
+        try:
+            if given != len(fields) or len(kwargs) != given:
+                raise KeyError
+            for name in fields:  # len(kwargs) == len(fields) and each is there: exactly the fields
+                set_field(self, name, kwargs[name])
+        except KeyError:
+            raise TypeError(f"{cls.__name__}() takes exactly the fields {', '.join(fields)}") from None
 
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """One arm of an experiment; origin_prefix is prepended to the origin path."""
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        raise AttributeError(f"{cls.__name__} is immutable")
 
-    name: str
-    weight: int
-    origin_prefix: str
+    def __eq__(self: Any, other: Any) -> bool:
+        return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in fields)
 
+    def __hash__(self: Any) -> int:
+        return hash(tuple(getattr(self, f) for f in fields))
 
-@dataclass(frozen=True, slots=True)
-class Experiment:
-    """Weighted variants for a path prefix; `cumulative` holds the running weight totals."""
+    def __repr__(self: Any) -> str:
+        return f"{cls.__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in fields)})"
 
-    name: str
-    prefix: str
-    cookie_name: str
-    cookie_max_age: int
-    viewer_id_cookie: str
-    variants: tuple[Variant, ...]
-    cumulative: tuple[int, ...]
-    live: dict
-
-    @property
-    def total_weight(self) -> int:
-        return self.cumulative[-1]
+    namespace = {name: value for name, value in vars(cls).items() if name not in ("__dict__", "__weakref__")}
+    namespace.update(__slots__=fields, __init__=__init__, __setattr__=__setattr__, __eq__=__eq__,
+                     __hash__=__hash__, __repr__=__repr__)
+    return type(cls.__name__, cls.__bases__, namespace)
 
 
-@dataclass(frozen=True, slots=True)
-class Maintenance:
-    """Maintenance mode: a 503 page for every viewer outside the allowed networks."""
-
-    networks: tuple
-    retry_after: str
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
+@_record
 class CompiledConfig:
     """A validated configuration in lookup form: dicts keyed by path, no per-request scans."""
 
@@ -1078,9 +1284,33 @@ class CompiledConfig:
 
 
 def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledConfig:
-    """Turn a normalized configuration (from validate_config) into lookup tables."""
+    """Turn a normalized configuration (from validate_config) into lookup tables, for the sections this module holds."""
+    fields = {"exact_redirects": {}, "prefix_redirects": {}, "directory_index": "", "spa_index": "",
+              "spa_excludes": {}, "experiments": {}, "experiment_routes": {}, "maintenance": None, "cache_rules": ()}
+    for name, (_, compile_section) in _SECTIONS.items():
+        if name in doc:
+            fields.update(compile_section(doc[name]))
+    return CompiledConfig(version=version, content_hash=digest, **fields)
+
+
+# @bake: viewer-request
+@_record
+class Redirect:
+    """A redirect rule, with its Location precomputed."""
+
+    status: str
+    description: str
+    location: str
+    fragment: str
+    keep_query: bool
+    prefix: str
+    keep_path: bool
+    on_site: bool  # a relative target: the Location must stay on this site, whatever the viewer's path
+
+
+def _compile_redirects(redirects: list[dict]) -> dict:
     exact, prefixed = {}, {}
-    for rule in doc["redirects"]:
+    for rule in redirects:
         target = quote(rule["to"], safe=_LOCATION_SAFE)
         location, _, fragment = target.partition("#")
         compiled = Redirect(status=str(rule["status"]), description=REDIRECT_STATUSES[rule["status"]],
@@ -1088,8 +1318,73 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
                             keep_query=rule["query"] == "keep", prefix=rule.get("prefix", ""),
                             keep_path=rule.get("keep_path", False), on_site=rule["to"].startswith("/"))
         (prefixed if "prefix" in rule else exact)[rule.get("prefix", rule.get("from"))] = compiled
+    return {"exact_redirects": exact, "prefix_redirects": prefixed}
+
+
+_SECTIONS["redirects"] = (_validate_redirects, _compile_redirects)
+
+
+def _compile_rewrites(rw: dict) -> dict:
+    return {"directory_index": quote(rw["directory_index"], safe=_PATH_SAFE),
+            "spa_index": quote(rw["spa_index"], safe=_PATH_SAFE) if rw["spa_fallback"] else "",
+            "spa_excludes": {prefix: True for prefix in rw["spa_exclude_prefixes"]}}
+
+
+_SECTIONS["rewrites"] = (_validate_rewrites, _compile_rewrites)
+
+
+@_record
+class Maintenance:
+    """Maintenance mode: a 503 page for every viewer outside the allowed networks."""
+
+    networks: tuple
+    retry_after: str
+    body: str
+
+
+def _compile_maintenance(m: dict) -> dict:
+    if not m["enabled"]:
+        return {"maintenance": None}
+    import ipaddress  # on first need: see _urllib_parse
+    return {"maintenance": Maintenance(networks=tuple(ipaddress.ip_network(c) for c in m["allow_cidrs"]),
+                                      retry_after=str(m["retry_after_seconds"]),
+                                      body=m["body_html"] or DEFAULT_MAINTENANCE_PAGE)}
+
+
+_SECTIONS["maintenance"] = (_validate_maintenance, _compile_maintenance)
+
+
+# @bake: all
+@_record
+class Variant:
+    """One arm of an experiment; origin_prefix is prepended to the origin path."""
+
+    name: str
+    weight: int
+    origin_prefix: str
+
+
+@_record
+class Experiment:
+    """Weighted variants for a path prefix; `cumulative` holds the running weight totals."""
+
+    name: str
+    prefix: str
+    cookie_name: str
+    cookie_max_age: int
+    viewer_id_cookie: str
+    variants: tuple[Variant, ...]
+    cumulative: tuple[int, ...]
+    live: dict
+
+    @property
+    def total_weight(self) -> int:
+        return self.cumulative[-1]
+
+
+def _compile_experiments(experiment_list: list[dict]) -> dict:
     experiments, routes = {}, {}
-    for e in doc["experiments"]:
+    for e in experiment_list:
         variants = tuple(Variant(v["name"], v["weight"], quote(v["origin_prefix"], safe=_PATH_SAFE))
                          for v in e["variants"])
         cumulative, total = [], 0
@@ -1105,26 +1400,25 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
         for raw, v in zip(e["variants"], variants):
             if raw["origin_prefix"]:
                 routes[raw["origin_prefix"] + ("" if exp.prefix == "/" else exp.prefix)] = (exp, v)
-    m = doc["maintenance"]
-    maintenance = None
-    if m["enabled"]:
-        maintenance = Maintenance(networks=tuple(ipaddress.ip_network(c) for c in m["allow_cidrs"]),
-                                  retry_after=str(m["retry_after_seconds"]),
-                                  body=m["body_html"] or DEFAULT_MAINTENANCE_PAGE)
-    rules = []
-    for rule in doc["cache_control"]:
+    return {"experiments": experiments, "experiment_routes": routes}
+
+
+_SECTIONS["experiments"] = (_validate_experiments, _compile_experiments)
+
+
+# @bake: origin-response
+def _compile_cache_control(rules: list[dict]) -> dict:
+    compiled = []
+    for rule in rules:
         kind = "path_regex" if "path_regex" in rule else "path"
-        rules.append((compile_path_pattern(kind, rule[kind]), rule["value"]))
-    rw = doc["rewrites"]
-    return CompiledConfig(
-        version=version, content_hash=digest, exact_redirects=exact, prefix_redirects=prefixed,
-        directory_index=quote(rw["directory_index"], safe=_PATH_SAFE),
-        spa_index=quote(rw["spa_index"], safe=_PATH_SAFE) if rw["spa_fallback"] else "",
-        spa_excludes={prefix: True for prefix in rw["spa_exclude_prefixes"]},
-        experiments=experiments, experiment_routes=routes, maintenance=maintenance, cache_rules=tuple(rules),
-    )
+        compiled.append((compile_path_pattern(kind, rule[kind]), rule["value"]))
+    return {"cache_rules": tuple(compiled)}
 
 
+_SECTIONS["cache_control"] = (_validate_cache_control, _compile_cache_control)
+
+
+# @bake: all
 def longest_prefix(table: dict, path: str) -> Any:
     """The value for the longest key of `table` that is `path` or one of its /-separated ancestors.
 
@@ -1144,6 +1438,7 @@ def longest_prefix(table: dict, path: str) -> Any:
     return None
 
 
+# @bake: viewer-request, viewer-response
 # --- per-request logic (pure: a config and a CloudFront request in, a decision out) ------------
 
 
@@ -1164,7 +1459,7 @@ def cookie_value(headers: dict, name: str) -> str | None:
 
 def assignment_bucket(experiment_name: str, viewer_id: str, total_weight: int) -> int:
     """A deterministic, uniform bucket in [0, total_weight) for a viewer in an experiment."""
-    digest = hashlib.blake2b(f"{experiment_name}\x00{viewer_id}".encode("utf-8", "surrogatepass"),
+    digest = _blake2.blake2b(f"{experiment_name}\x00{viewer_id}".encode("utf-8", "surrogatepass"),
                              digest_size=8).digest()
     return (int.from_bytes(digest, "big") * total_weight) >> 64
 
@@ -1172,7 +1467,10 @@ def assignment_bucket(experiment_name: str, viewer_id: str, total_weight: int) -
 def assign_variant(experiment: Experiment, viewer_id: str) -> Variant:
     """The variant a viewer id falls into, by weight; the same id always gets the same variant."""
     bucket = assignment_bucket(experiment.name, viewer_id, experiment.total_weight)
-    return experiment.variants[bisect.bisect_right(experiment.cumulative, bucket)]
+    for variant, weight_so_far in zip(experiment.variants, experiment.cumulative):  # at most 10 variants
+        if bucket < weight_so_far:
+            return variant
+    raise ValueError(f"bucket {bucket} beyond the total weight {experiment.total_weight}")
 
 
 def viewer_id(experiment: Experiment, request: dict) -> str:
@@ -1195,9 +1493,11 @@ def choose_variant(experiment: Experiment, request: dict) -> tuple[Variant, bool
     return assign_variant(experiment, viewer_id(experiment, request)), False
 
 
+# @bake: viewer-request
 def _client_allowed(maintenance: Maintenance, client_ip: str) -> bool:
     if not maintenance.networks:
         return False
+    import ipaddress  # loaded with the networks (_compile_maintenance)
     try:
         address = ipaddress.ip_address(client_ip)
     except ValueError:
@@ -1219,7 +1519,7 @@ def _generated(status: str, description: str, headers: dict, body: str = "") -> 
     return response if size <= MAX_GENERATED_RESPONSE_BYTES else None
 
 
-_SEPARATORS_RE = re.compile(r"[/\\]+")
+_SEPARATORS_PATTERN = r"[/\\]+"  # compiled by re.split on first use: few paths need it
 _QUERY_SAFE = _LOCATION_SAFE.replace("#", "")
 
 
@@ -1231,7 +1531,7 @@ def normalize_path(path: str) -> str:
     """
     if "//" not in path and "\\" not in path and "/." not in path:
         return path
-    pieces = _SEPARATORS_RE.split(path)
+    pieces = re.split(_SEPARATORS_PATTERN, path)
     segments: list[str] = []
     for segment in pieces:
         if segment == "..":
@@ -1293,6 +1593,7 @@ def route_viewer_request(config: CompiledConfig, request: dict) -> dict | str | 
     return None if new_uri == uri else new_uri
 
 
+# @bake: viewer-response
 def experiment_cookie(config: CompiledConfig, request: dict) -> str | None:
     """The Set-Cookie value that makes a viewer's experiment assignment sticky, or None if already sticky."""
     hit = longest_prefix(config.experiment_routes, unquote(request.get("uri") or "/"))
@@ -1309,6 +1610,7 @@ def experiment_cookie(config: CompiledConfig, request: dict) -> str | None:
             "Secure; SameSite=Lax")
 
 
+# @bake: origin-response
 def cache_control_for(config: CompiledConfig, request: dict, response: dict) -> str | None:
     """The Cache-Control value to add to an origin response that has none, by path rule (first match)."""
     status = str(response.get("status", ""))
@@ -1339,6 +1641,7 @@ def cache_control_for_path(config: CompiledConfig, path: str) -> str | None:
     return None
 
 
+# @bake: all
 # --- configuration loading: one GetItem per TTL window, last good config kept -------------------
 
 
@@ -1359,19 +1662,23 @@ def parse_item(item: dict) -> CompiledConfig:
         raise InvalidItem(f"schema_version {schema} is newer than this function understands ({SCHEMA_VERSION})")
     if version < 1:
         raise InvalidItem(f"config_version must be at least 1, got {version}")
-    if content_hash(content) != digest:
-        raise InvalidItem("content does not match content_hash")
+    if not isinstance(content, str) or not isinstance(digest, str):
+        raise InvalidItem("content and content_hash must be strings (S)")
     try:
+        if content_hash(content) != digest:
+            raise InvalidItem("content does not match content_hash")
         doc = json.loads(content)
-    except ValueError as exc:
-        raise InvalidItem(f"content is not JSON: {exc}") from None
-    normalized, problems = validate_config(doc)
+    except (ValueError, RecursionError) as exc:  # not UTF-8 text, not JSON, or JSON nested beyond the stack
+        raise InvalidItem(f"content is not JSON: {exc!r:.200}") from None
+    # The sections this trigger applies, without the CLI's redirect-chain analysis (see _check_redirect_chains).
+    normalized, problems = validate_config(doc, operator_checks=False)
     if problems:
         raise InvalidItem("; ".join(f"{path}: {message}" for path, message in problems[:5]))
     return compile_config(normalized, version, digest)
 
 
 def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    import math  # on first need: a table without replicas has nothing to order
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6371 * math.asin(math.sqrt(h))
@@ -1380,7 +1687,7 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 def nearest_regions(here: str, table_regions: list[str]) -> list[str]:
     """The table regions ordered nearest first from `here`; an unknown region keeps the given order (primary first)."""
     origin = REGION_COORDINATES.get(here)
-    if origin is None:
+    if origin is None or len(table_regions) < 2:
         return list(table_regions)
     far = float("inf")
     return sorted(table_regions, key=lambda r: 0.0 if r == here else (
@@ -1391,13 +1698,402 @@ def _log(event: str, **fields: Any) -> None:
     print(json.dumps({"event": event, **fields}, default=str, sort_keys=True))
 
 
-def _dynamodb_client(region: str) -> Any:
-    import boto3
-    from botocore.config import Config
+# --- DynamoDB GetItem over HTTPS, standard library only: SigV4 signing, TLS, one connection per region ---
+#
+# boto3 costs ~300 ms of CPU to import and to build a client. At 128 MB a function gets ~7% of a vCPU,
+# so that is ~4 s of a viewer's wait on every new container, against a 5 s viewer-trigger limit. The
+# one call the functions make needs only a SigV4 signature, a TLS connection and one HTTP/1.1 exchange.
+# http.client is not used either: it imports the email package, ~10 ms more of cold-start CPU.
+#
+# Nor are the socket and ssl modules: they wrap the C modules _socket and _ssl, which do the work, in
+# Python classes and enums whose import costs ~10 ms of every cold start's CPU (~0.14 s at 128 MB). The
+# client makes the few calls it needs on the C modules directly, as ssl.SSLSocket does: OpenSSL checks
+# the certificate chain and the host name the same way.
 
-    # One attempt with short timeouts: a viewer trigger has 5 s in all, and the next TTL window retries.
-    return boto3.client("dynamodb", region_name=region, config=Config(
-        connect_timeout=1, read_timeout=1, retries={"max_attempts": 1, "mode": "standard"}))
+GET_ITEM_TARGET = "DynamoDB_20120810.GetItem"
+# The limits the boto3 client had: connect 1 s, read 1 s, one attempt. A viewer trigger has 5 s in all,
+# and the next TTL window is the retry.
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 1.0
+# An item is at most 400 KB; its JSON, with every character escaped, stays well under this.
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+_MAX_HEADER_LINES = 100
+
+# The root certificates of Amazon Trust Services, which issues the certificates of AWS service
+# endpoints (https://www.amazontrust.com/repository/), by SHA-256 of the DER certificate: Amazon
+# Root CA 1 to 4 and Starfield Services Root Certificate Authority - G2.
+AWS_ROOT_CA_SHA256 = frozenset({
+    "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
+    "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4",
+    "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4",
+    "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092",
+    "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5",
+})
+
+
+class DynamoDBError(Exception):
+    """A GetItem that failed: no credentials, a transport or TLS failure, or an error response from DynamoDB."""
+
+
+def dynamodb_host(region: str) -> str:
+    """The regional DynamoDB endpoint; the China regions are in their own partition (amazonaws.com.cn)."""
+    return f"dynamodb.{region}.amazonaws.com" + (".cn" if region.startswith("cn-") else "")
+
+
+def lambda_credentials() -> tuple[str, str, str]:
+    """(access key id, secret access key, session token) of the function's role, as Lambda puts them in the
+    environment (Lambda@Edge too: it only has no environment variables of the user's)."""
+    env = os.environ
+    access_key, secret_key = env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_SECRET_ACCESS_KEY", "")
+    if not access_key or not secret_key:
+        raise DynamoDBError("no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
+    return access_key, secret_key, env.get("AWS_SESSION_TOKEN", "")
+
+
+def sign_v4(host: str, headers: dict, body: bytes, region: str, service: str,
+            credentials: tuple[str, str, str], amz_date: str) -> dict:
+    """The headers of a `POST /` request signed with AWS Signature Version 4: Host, `headers`, X-Amz-Date,
+    X-Amz-Security-Token (with a session token) and Authorization. Every header sent is signed."""
+    access_key, secret_key, token = credentials
+    signed = {"Host": host, **headers, "X-Amz-Date": amz_date}
+    if token:
+        signed["X-Amz-Security-Token"] = token
+    canonical = {name.lower(): " ".join(value.split()) for name, value in signed.items()}
+    names = sorted(canonical)
+    signed_names = ";".join(names)
+    canonical_request = "\n".join((
+        "POST", "/", "", "".join(f"{name}:{canonical[name]}\n" for name in names), signed_names,
+        _hashlib.openssl_sha256(body).hexdigest()))
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join((
+        "AWS4-HMAC-SHA256", amz_date, scope, _hashlib.openssl_sha256(canonical_request.encode("utf-8")).hexdigest()))
+    key = ("AWS4" + secret_key).encode("utf-8")
+    # HMAC-SHA256 down the chain: the signing key of date, region and service, then the signature.
+    for part in (amz_date[:8], region, service, "aws4_request", string_to_sign):
+        key = _hashlib.hmac_digest(key, part.encode("utf-8"), "sha256")  # hmac.digest
+    signature = key.hex()
+    signed["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
+                               f"SignedHeaders={signed_names}, Signature={signature}")
+    return signed
+
+
+def client_tls_context(cadata: bytes | None = None) -> _ssl._SSLContext:
+    """What ssl.create_default_context(cadata=cadata) returns in Python 3.13, the functions' runtime, without
+    importing ssl: certificate and host name verified, TLS 1.2 or later, strict X.509 checks. Without
+    cadata it trusts the system store (ssl's load_default_certs on Linux)."""
+    context = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname, as ssl's client
+    context.verify_flags |= _ssl.VERIFY_X509_PARTIAL_CHAIN | _ssl.VERIFY_X509_STRICT
+    if cadata:
+        context.load_verify_locations(None, None, cadata)
+    else:
+        context.set_default_verify_paths()
+    return context
+
+
+def aws_tls_context(roots: frozenset[str] = AWS_ROOT_CA_SHA256) -> _ssl._SSLContext | None:
+    """client_tls_context() that trusts only the system store's certificates among `roots`.
+
+    None if the store is not one file or holds none of them. Loading the whole store (~140 roots) costs
+    ~40 ms of CPU, over 0.5 s at 128 MB; an AWS endpoint needs one of these few.
+    """
+    env_name, default_file = _ssl.get_default_verify_paths()[:2]  # SSL_CERT_FILE overrides, as for OpenSSL
+    try:
+        with open(os.environ.get(env_name) or default_file, "rb") as store:
+            pem = store.read()
+    except OSError:
+        return None
+    found = []
+    for block in pem.split(b"-----BEGIN CERTIFICATE-----")[1:]:
+        try:
+            der = binascii.a2b_base64(block.partition(b"-----END CERTIFICATE-----")[0])
+        except binascii.Error:
+            continue
+        if _hashlib.openssl_sha256(der).hexdigest() in roots:
+            found.append(der)
+    return client_tls_context(b"".join(found)) if found else None
+
+
+# The container's TLS contexts, built on first use and shared by every region's connection.
+_tls_contexts: dict[str, _ssl._SSLContext] = {}
+
+
+def _system_tls_context() -> _ssl._SSLContext:
+    if "system" not in _tls_contexts:
+        _tls_contexts["system"] = client_tls_context()
+    return _tls_contexts["system"]
+
+
+def _aws_tls_context() -> _ssl._SSLContext:
+    if "aws" not in _tls_contexts:
+        _tls_contexts["aws"] = aws_tls_context() or _system_tls_context()
+    return _tls_contexts["aws"]
+
+
+class _Socket(_socket.socket):
+    """A socket the TLS object can hold a weak reference to, as it does to a socket.socket."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _tcp_connection(address: tuple[str, int], timeout: float) -> _Socket:
+    """socket.create_connection: a TCP connection to the first of the host's addresses that answers."""
+    host, port = address
+    error: OSError | None = None
+    # The host name as ASCII bytes: given a str, getaddrinfo encodes it with the IDNA codec, whose import
+    # (with stringprep and unicodedata) costs ~1.5 ms of a cold start's CPU. AWS endpoint names are ASCII.
+    addresses = _socket.getaddrinfo(host.encode("ascii"), port, 0, _socket.SOCK_STREAM)
+    for family, kind, protocol, _, target in addresses:
+        sock = _Socket(family, kind, protocol)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(target)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"no address for {host}")
+
+
+class _TLSConnection:
+    """A TLS connection: whole writes, and reads buffered as a file gives them (readline, read)."""
+
+    def __init__(self, raw: _Socket, tls: Any) -> None:
+        self.raw = raw
+        self.tls = tls
+        self._buffer = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self.tls.write(view):]
+
+    def readline(self, limit: int) -> bytes:
+        """Up to `limit` bytes, through the first line break; less at the end of the stream."""
+        start = 0
+        while True:
+            end = self._buffer.find(b"\n", start, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            start = len(self._buffer)
+            if start >= limit or not self._fill():
+                return self._take(limit)
+
+    def read(self, size: int) -> bytes:
+        """`size` bytes; less at the end of the stream."""
+        while len(self._buffer) < size and self._fill():
+            pass
+        return self._take(size)
+
+    def closed_by_peer(self) -> bool:
+        """True if the server closed the idle connection (or sent something unasked): don't reuse it."""
+        try:
+            import select  # on the first reuse of a connection, not on a cold start's first read
+            return bool(self._buffer) or self.tls.pending() > 0 or bool(select.select([self.raw], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def _fill(self) -> bool:
+        try:
+            chunk = self.tls.read(65536)
+        except (_ssl.SSLZeroReturnError, _ssl.SSLEOFError):  # closed, with or without TLS's close_notify
+            chunk = b""
+        self._buffer += chunk
+        return bool(chunk)
+
+
+class DynamoDBClient:
+    """GetItem on one region's DynamoDB over one kept-alive HTTPS connection, signed with the function's role.
+
+    The certificate is verified, host name included. `endpoint` ("host:port") and `tls_context` (an
+    ssl.SSLContext, or client_tls_context()) replace the AWS endpoint and its trust store in tests; a given
+    context is used as is.
+    """
+
+    def __init__(self, region: str, endpoint: str | None = None, tls_context: _ssl._SSLContext | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
+        self.region = region
+        self.host = endpoint or dynamodb_host(region)
+        name, colon, port = self.host.rpartition(":")
+        self._address = (name, int(port)) if colon and port.isdigit() else (self.host, 443)
+        self._tls_context = tls_context
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._connection: _TLSConnection | None = None
+        self._session: tuple[_ssl._SSLContext | None, Any] = (None, None)
+
+    def get_item(self, table_name: str, key: dict) -> dict:
+        """The GetItem response ({"Item": ...}, or {} without such an item); raise DynamoDBError on any failure."""
+        body = json.dumps({"TableName": table_name, "Key": key}, separators=(",", ":")).encode("utf-8")
+        credentials = lambda_credentials()
+        headers = sign_v4(self.host, {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": GET_ITEM_TARGET},
+                          body, self.region, "dynamodb", credentials, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        if any("\r" in value or "\n" in value for value in headers.values()):
+            raise DynamoDBError("a request header holds a line break")
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = f"POST / HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode("utf-8") + body
+        try:
+            status, payload = self._exchange(request)
+        except (OSError, ValueError) as exc:  # TLS errors, socket timeouts and name lookups are OSErrors
+            raise DynamoDBError(f"{self.host}: {type(exc).__name__}: {exc}") from None
+        if status == 200:
+            try:
+                response = json.loads(payload)
+            except ValueError:
+                raise DynamoDBError(f"{self.host}: HTTP 200 with a body that is not JSON") from None
+            if not isinstance(response, dict):
+                raise DynamoDBError(f"{self.host}: HTTP 200 with a body that is not a JSON object")
+            return response
+        raise DynamoDBError(f"{self.host}: {_error_text(status, payload, credentials)}")
+
+    def close(self) -> None:
+        """Drop the connection; the next read opens a new one."""
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except OSError:
+                pass
+        self._connection = None
+
+    def _exchange(self, request: bytes) -> tuple[int, bytes]:
+        reused = self._connection is not None and not self._connection.closed_by_peer()
+        if not reused:
+            self.close()
+            self._connect()
+        try:
+            return self._send(request)
+        except (ConnectionError, _ssl.SSLEOFError):
+            if not reused:
+                raise
+        # The server closed the kept-alive connection as the request went out. GetItem only reads, so
+        # sending it again on a new connection is safe.
+        self._connect()
+        return self._send(request)
+
+    def _connect(self) -> None:
+        context = self._tls_context or _aws_tls_context()
+        try:
+            self._handshake(context)
+        except _ssl.SSLCertVerificationError:
+            if self._tls_context is not None or context is _system_tls_context():
+                raise
+            # Not issued under an Amazon Trust Services root: check it against the whole system store,
+            # from now on for every connection of this container.
+            _tls_contexts["aws"] = _system_tls_context()
+            self._handshake(_tls_contexts["aws"])
+
+    def _handshake(self, context: _ssl._SSLContext) -> None:
+        last_context, session = self._session
+        raw = _tcp_connection(self._address, self.connect_timeout)
+        try:
+            # As ssl.SSLContext.wrap_socket: the C object sets the SNI name and has OpenSSL check the
+            # certificate for the host name (or the IP address), then the handshake runs under the
+            # connect timeout.
+            tls = context._wrap_socket(raw, False, self._address[0],
+                                       session=session if last_context is context else None)
+            tls.do_handshake()
+        except BaseException:
+            raw.close()
+            raise
+        raw.settimeout(self.read_timeout)
+        self._connection = _TLSConnection(raw, tls)
+
+    def _send(self, request: bytes) -> tuple[int, bytes]:
+        connection = self._connection
+        try:
+            connection.sendall(request)
+            status, keep_alive, payload = _read_response(connection)
+        except BaseException:
+            self.close()
+            raise
+        # Lets a new connection, if the next read needs one, resume this TLS session (no certificate check).
+        self._session = (connection.tls.context, connection.tls.session)
+        if not keep_alive:
+            self.close()
+        return status, payload
+
+
+def _read_response(reader: Any) -> tuple[int, bool, bytes]:
+    """(status, whether the connection stays open, body) of one HTTP/1.1 response."""
+    line = reader.readline(65537)
+    if not line:
+        raise ConnectionError("connection closed before a response")
+    version, _, rest = line.partition(b" ")
+    status = rest[:3]
+    if not version.startswith(b"HTTP/1.") or not status.isdigit():
+        raise DynamoDBError(f"not an HTTP response: {line[:40]!r}")
+    headers = {}
+    for _ in range(_MAX_HEADER_LINES):
+        line = reader.readline(65537)
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    else:
+        raise DynamoDBError(f"more than {_MAX_HEADER_LINES} response header lines")
+    keep_alive = version == b"HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _read_chunked(reader)
+    elif headers.get("content-length", "").isdigit():
+        length = int(headers["content-length"])
+        if length > MAX_RESPONSE_BYTES:
+            raise DynamoDBError(f"response of {length} bytes, more than {MAX_RESPONSE_BYTES}")
+        body = reader.read(length)
+        if len(body) != length:
+            raise ConnectionError("connection closed in the middle of the response")
+    else:  # the body runs to the end of the connection
+        body, keep_alive = reader.read(MAX_RESPONSE_BYTES + 1), False
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise DynamoDBError(f"response of more than {MAX_RESPONSE_BYTES} bytes")
+    return int(status), keep_alive, body
+
+
+def _read_chunked(reader: Any) -> bytes:
+    chunks, total = [], 0
+    while True:
+        size = int(reader.readline(1026).split(b";")[0].strip() or b"x", 16)
+        if size == 0:
+            break
+        total += size
+        if total > MAX_RESPONSE_BYTES:
+            raise DynamoDBError(f"response of more than {MAX_RESPONSE_BYTES} bytes")
+        chunk = reader.read(size)
+        if len(chunk) != size or reader.readline(3) not in (b"\r\n", b"\n"):
+            raise ConnectionError("connection closed in the middle of the response")
+        chunks.append(chunk)
+    while reader.readline(65537) not in (b"\r\n", b"\n", b""):  # trailer fields
+        pass
+    return b"".join(chunks)
+
+
+def _error_text(status: int, payload: bytes, credentials: tuple[str, str, str]) -> str:
+    """'<error type> (HTTP <status>): <first line of the message>', with no credential in it."""
+    try:
+        error = json.loads(payload)
+        kind = str(error.get("__type", "")).rpartition("#")[2] or "error"
+        message = str(error.get("message") or error.get("Message") or "")
+    except (ValueError, AttributeError):
+        kind, message = "error", ""
+    # An InvalidSignatureException message goes on to quote the canonical request, session token included.
+    text = f"{kind} (HTTP {status}): {message.splitlines()[0] if message else ''}"[:300]
+    for secret in credentials[1:]:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _dynamodb_client(region: str) -> DynamoDBClient:
+    return DynamoDBClient(region)
+
+
+# --- the configuration cache -------------------------------------------------------------------
 
 
 class ConfigCache:
@@ -1439,7 +2135,7 @@ class ConfigCache:
             if client is None:
                 client = self._clients[region] = self._client_factory(region)
             self.reads += 1
-            response = client.get_item(TableName=self.table_name, Key={
+            response = client.get_item(self.table_name, {
                 PARTITION_KEY: {"S": self.config_id}, SORT_KEY: {"N": str(CURRENT_ITEM_VERSION)}})
         except Exception as exc:  # any failure: keep the last good config, try the next replica next time
             self._region_index = (self._region_index + 1) % len(self.regions)
@@ -1486,6 +2182,7 @@ def _cf(event: dict) -> dict:
     return event["Records"][0]["cf"]
 
 
+# @bake: viewer-request
 def viewer_request(event: dict, context: Any = None) -> dict:
     """Viewer-request trigger: maintenance page, redirects, index/SPA rewrites, experiment routing."""
     request = None
@@ -1505,6 +2202,7 @@ def viewer_request(event: dict, context: Any = None) -> dict:
         return request
 
 
+# @bake: viewer-response
 def viewer_response(event: dict, context: Any = None) -> dict:
     """Viewer-response trigger: the per-viewer Set-Cookie that keeps an experiment assignment sticky."""
     response = None
@@ -1524,6 +2222,7 @@ def viewer_response(event: dict, context: Any = None) -> dict:
         return response
 
 
+# @bake: origin-response
 def origin_response(event: dict, context: Any = None) -> dict:
     """Origin-response trigger: Cache-Control by path rule for responses that lack one (cached with the object)."""
     response = None

@@ -25,6 +25,8 @@ Rules:
   distribution's template, AWS/CloudFront alarm, Metadata EdgeOnly) not guarded to
   us-east-1 while a linted region is another one
 * E9107 Metadata.EdgeEventType invalid or contradicting the association
+* E9108 edge function without its log group (with RetentionInDays) in a linted
+  regional-edge-cache region, or whose template's Rules keep it out of one
 * W9101 edge function whose trigger is unknown (no Metadata.EdgeEventType, no association)
 
 Conventions for the template builders:
@@ -40,6 +42,10 @@ Conventions for the template builders:
   ``Fn::Equals [Ref AWS::Region, "us-east-1"]``; edge-only resources in templates deployed
   to both regions carry a ``Condition`` that is ``Fn::Equals [Ref AWS::Region, "us-east-1"]``.
 * Any other resource that only works in us-east-1 can be marked ``Metadata: {"EdgeOnly": true}``.
+* The template that holds an edge function also creates its log group (``LoggingConfig.LogGroup:
+  {Ref: <log group>}``), with ``RetentionInDays``, in every regional-edge-cache region it is
+  linted for: the log group without a ``Condition``, the function with one pinning us-east-1,
+  and ``Rules`` admitting the regions where the functions log.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from cfnlint.runner import Runner, run_template_by_data
 
 RULES_DIR = Path(__file__).parent
 
-RULE_IDS: tuple[str, ...] = ("E9101", "E9102", "E9103", "E9104", "E9105", "E9106", "E9107", "W9101")
+RULE_IDS: tuple[str, ...] = ("E9101", "E9102", "E9103", "E9104", "E9105", "E9106", "E9107", "E9108", "W9101")
 
 _CHECKS = ["I"]  # errors and warnings are always on; add informational checks
 

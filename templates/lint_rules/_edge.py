@@ -45,6 +45,14 @@ from typing import Any, Iterator, Mapping
 
 EDGE_REGION = "us-east-1"
 
+REGIONAL_EDGE_CACHE_REGIONS: tuple[str, ...] = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1",
+    "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "eu-central-1", "eu-west-1", "eu-west-2",
+    "sa-east-1",
+)
+"""Regions of CloudFront's regional edge caches, where Lambda@Edge runs and writes its logs
+(the same list as ``templates.config``; this module must load without the templates package)."""
+
 METADATA_EVENT_TYPE = "EdgeEventType"
 """Resource Metadata key naming an edge function's CloudFront trigger."""
 
@@ -371,3 +379,88 @@ def resource_pins_edge_region(template: Mapping[str, Any], resource: Mapping[str
     if not isinstance(name, str) or not isinstance(conditions, Mapping):
         return False
     return pins_edge_region({"Condition": name}, conditions)
+
+
+# ------------------------------------------------------------------ conditions by region
+
+
+def condition_in_region(expression: Any, region: str, conditions: Mapping[str, Any] | None = None,
+                        _seen: frozenset[str] = frozenset()) -> bool | None:
+    """Whether a condition expression holds in ``region``: True, False, or None when it also
+    depends on something else (an account id, a parameter) or cannot be read.
+
+    Follows ``Fn::Equals`` of ``Ref AWS::Region`` and a string, ``Fn::And``, ``Fn::Or``,
+    ``Fn::Not`` and ``{"Condition": name}`` references into ``conditions``.
+    """
+    if not isinstance(expression, Mapping) or len(expression) != 1:
+        return None
+    (function, args), = expression.items()
+    if function == "Condition":
+        if not isinstance(args, str) or conditions is None or args in _seen or args not in conditions:
+            return None
+        return condition_in_region(conditions[args], region, conditions, _seen | {args})
+    if function == "Fn::Equals" and isinstance(args, list) and len(args) == 2:
+        values = [region if ref_target(arg) == "AWS::Region" else arg for arg in args]
+        if all(isinstance(value, str) for value in values) and any(ref_target(a) == "AWS::Region" for a in args):
+            return values[0] == values[1]
+        return None
+    if function in ("Fn::And", "Fn::Or") and isinstance(args, list) and args:
+        results = [condition_in_region(item, region, conditions, _seen) for item in args]
+        decisive = function == "Fn::Or"  # True decides an Or, False decides an And
+        if decisive in results:
+            return decisive
+        return None if None in results else not decisive
+    if function == "Fn::Not" and isinstance(args, list) and len(args) == 1:
+        result = condition_in_region(args[0], region, conditions, _seen)
+        return None if result is None else not result
+    return None
+
+
+def created_in_region(template: Mapping[str, Any], resource: Mapping[str, Any], region: str) -> bool | None:
+    """Whether a resource is created in ``region``: its ``Condition`` holds there (True when it
+    has none), False when it does not, None when that depends on more than the region."""
+    name = resource.get("Condition")
+    if name is None:
+        return True
+    conditions = template.get("Conditions")
+    return condition_in_region({"Condition": name}, region, conditions if isinstance(conditions, Mapping) else None)
+
+
+def admitted_regions(template: Mapping[str, Any], regions: list[str]) -> list[str]:
+    """The regions of ``regions`` where the template's unconditional ``Rules`` assertions allow a
+    stack: an assertion ``Fn::Contains [[...], Ref AWS::Region]`` or a region ``Fn::Equals``
+    excludes the regions it does not name; other assertions exclude nothing."""
+    rules = template.get("Rules")
+    if not isinstance(rules, Mapping):
+        return list(regions)
+    admitted = list(regions)
+    for rule in rules.values():
+        if not isinstance(rule, Mapping) or "RuleCondition" in rule:
+            continue
+        assertions = rule.get("Assertions")
+        for assertion in assertions if isinstance(assertions, list) else []:
+            allowed = _asserted_regions(assertion.get("Assert") if isinstance(assertion, Mapping) else None)
+            if allowed is not None:
+                admitted = [region for region in admitted if region in allowed]
+    return admitted
+
+
+def _asserted_regions(expression: Any) -> set[str] | None:
+    if not isinstance(expression, Mapping) or len(expression) != 1:
+        return None
+    (function, args), = expression.items()
+    if function == "Fn::Contains" and isinstance(args, list) and len(args) == 2:
+        allowed, value = args
+        if ref_target(value) == "AWS::Region" and isinstance(allowed, list) \
+                and all(isinstance(item, str) for item in allowed):
+            return set(allowed)
+    if function == "Fn::Equals" and isinstance(args, list) and len(args) == 2:
+        first, second = args
+        if ref_target(first) == "AWS::Region" and isinstance(second, str):
+            return {second}
+        if ref_target(second) == "AWS::Region" and isinstance(first, str):
+            return {first}
+    if function == "Fn::And" and isinstance(args, list):
+        found = [r for r in (_asserted_regions(item) for item in args) if r is not None]
+        return set.intersection(*found) if found else None
+    return None

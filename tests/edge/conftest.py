@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import copy
+import socket
+import sys
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Iterator
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from rollout.rehearse import moto_server
 from templates.edge_functions import edge_handler
+
+# The helpers next to this file (dynamodb_endpoints) import by name.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dynamodb_endpoints import FakeDynamoDB, LocalPKI, TLSFront, make_pki  # noqa: E402
 
 # Shapes from the CloudFront developer guide, "Lambda@Edge event structure" (example viewer request,
 # example origin response); only uri, querystring, clientIp, headers and status vary per test.
@@ -148,6 +157,19 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The functions' DynamoDB client connects to local test endpoints only, never to AWS."""
+    connect = edge_handler._tcp_connection
+
+    def tcp_connection(address, *args, **kwargs):
+        if address[0] not in ("127.0.0.1", "localhost", "::1"):
+            raise ConnectionRefusedError(f"tests never reach AWS: connection to {address[0]} refused")
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(edge_handler, "_tcp_connection", tcp_connection)
+
+
 @pytest.fixture
 def aws():
     """moto's in-process AWS for the duration of a test."""
@@ -206,3 +228,33 @@ def cf() -> SimpleNamespace:
     """The helpers above, for test modules (pytest's importlib mode keeps conftest out of imports)."""
     return SimpleNamespace(viewer_request=viewer_request_event, response=response_event, compiled=compiled,
                            create_table=create_table, current_item=current_item, account_client=account_client)
+
+
+# --- HTTPS endpoints for the functions' own DynamoDB client --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPKI:
+    """A test certificate authority and the server certificates it issued."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def moto_https(pki: LocalPKI) -> Iterator[TLSFront]:
+    """The moto server behind TLS (certificate for 127.0.0.1 from the test CA); `.endpoint` is host:port.
+
+    moto's state is per process, so tables made under `mock_aws` (the `aws` fixture) are the ones it serves.
+    """
+    with moto_server() as url:
+        host, _, port = url.removeprefix("http://").rpartition(":")
+        front = TLSFront((host, int(port)), pki.server_files)
+        yield front
+        front.close()
+
+
+@pytest.fixture
+def fake_dynamodb(pki: LocalPKI) -> Iterator[FakeDynamoDB]:
+    """A keep-alive DynamoDB stand-in over TLS that checks signatures (secret key "testing")."""
+    server = FakeDynamoDB(pki.server_files)
+    yield server
+    server.close()

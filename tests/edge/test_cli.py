@@ -177,6 +177,16 @@ def test_invalid_file_is_never_written(capsys, tmp_path, prod_table):
     assert items(prod_table) == []
 
 
+def test_validate_and_push_refuse_a_redirect_loop_that_the_edge_does_not_look_for(capsys, tmp_path, prod_table):
+    # The functions leave chains and loops to the CLI (edge_handler._check_redirect_chains): it must refuse them.
+    file = edge_file(tmp_path, {"redirects": [{"from": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}]})
+    for action in ("validate", "push"):
+        code, out, err = cli(capsys, action, "--env", "prod", "--file", file)
+        assert code == 2 and out == ""
+        assert f"{file}: redirects[0]: makes a redirect loop with redirects[1]: /a -> /b -> /a" in err
+    assert items(prod_table) == []
+
+
 # --- conflicts ---------------------------------------------------------------------------------
 
 
@@ -222,6 +232,65 @@ def test_expect_version_guards_a_reviewed_diff(capsys, tmp_path, prod_table):
     # The file's content is already deployed: whatever the expected version, nothing is written.
     code, out, _ = cli(capsys, "push", "--env", "prod", "--file", file, "--expect-version", "0")
     assert code == 0 and "nothing to push" in out and len(items(prod_table)) == 2
+
+
+def test_expect_version_with_the_deployed_content_writes_nothing(capsys, tmp_path, prod_table):
+    file = edge_file(tmp_path, {"redirects": [{"from": "/a", "to": "/x"}]})
+    assert cli(capsys, "push", "--env", "prod", "--file", file)[0] == 0
+    before = items(prod_table)
+    code, out, err = cli(capsys, "push", "--env", "prod", "--file", file, "--expect-version", "1")
+    assert code == 0 and err == ""
+    assert "nothing to push: the 3 account(s) already run this content" in out
+    assert items(prod_table) == before
+
+
+def test_show_of_a_version_that_does_not_exist_says_so(capsys, tmp_path, prod_table):
+    cli(capsys, "push", "--env", "prod", "--file", edge_file(tmp_path, {}))
+    code, out, err = cli(capsys, "show", "--env", "prod", "--version", "99")
+    assert code == 1
+    assert "FAILED: no version 99" in out and "pushed at" in out
+    assert f"no version 99 in {PROD.edge_config_table_name}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["push", "--endpoint-url", "notaurl"], "argument --endpoint-url: must be an http(s) URL such as "
+                                            "http://localhost:5000, got 'notaurl'"),
+    (["show", "--endpoint-url", "localhost:8000"], "argument --endpoint-url: must be an http(s) URL"),
+    (["diff", "--endpoint-url", "http://localhost:99999"], "argument --endpoint-url: must be an http(s) URL"),
+    (["show", "--region", "us west 2"], "argument --region: must be an AWS region such as us-west-2, got 'us west 2'"),
+    (["push", "-m", "x" * 1001], "argument --message/-m: must be one line of at most 1000 printable characters"),
+    (["rollback", "-m", "two\nlines"], "argument --message/-m: must be one line"),
+    (["push", "--expect-version", "-1"], "argument --expect-version: must be 0 or more, got -1"),
+    (["show", "--version", "0"], "argument --version: must be 1 or more, got 0"),
+    (["rollback", "--to-version", "9" * 40], "argument --to-version: must be a version number, at most 1000000000"),
+    (["show", "--version", "2", "--history"], "argument --history: not allowed with argument --version"),
+])
+def test_bad_options_exit_2_with_one_message_naming_the_option(capsys, args, message):
+    with pytest.raises(SystemExit) as stopped:
+        deploy.main(["edge-config", *args, "--env", "prod"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert message in err and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error:" in line] == [err.splitlines()[-1]]
+
+
+@pytest.mark.parametrize("attribute, value, message", [
+    ("config_version", None, "config_version: is missing"),
+    ("config_version", {"S": "1"}, "config_version: must be a DynamoDB number (N)"),
+    ("content", {"N": "1"}, "content: must be a DynamoDB string (S)"),
+])
+def test_a_malformed_table_item_is_named_not_a_traceback(capsys, cf, prod_table, attribute, value, message):
+    item = cf.current_item("prod", {}, 1)
+    if value is None:
+        del item[attribute]
+    else:
+        item[attribute] = value
+    prod_table.put_item(TableName=PROD.edge_config_table_name, Item=item)
+    for action in ("show", "diff", "push", "rollback"):
+        code, _, err = cli(capsys, action, "--env", "prod", *(["--file", str(EDGE_CONFIG_DIR / "prod.yaml")]
+                                                               if action in ("diff", "push") else []))
+        assert code == 2 and "Traceback" not in err
+        assert err == f"table item (config_id=prod, version=0): {message}\n"
 
 
 # --- AWS setup problems ------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""Loading the configuration from moto's DynamoDB: first load, TTL, failures, invalid and missing items, replicas."""
+"""Loading the configuration from moto's DynamoDB: first load, TTL, failures, invalid and missing items, replicas.
+
+The functions' own client reads through the moto server over TLS; tables and items are put with boto3.
+"""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from templates.edge_functions import edge_handler
@@ -24,19 +26,19 @@ class Clock:
 
 
 class CountingClient:
-    """Wraps a real (moto) DynamoDB client, counts GetItem calls and can be told to fail."""
+    """Wraps the functions' DynamoDB client (pointed at the moto server), counts GetItem calls, can be told to fail."""
 
-    def __init__(self, region: str, log: list[str]):
-        self.client = boto3.client("dynamodb", region_name=region)
-        self.region = region
+    def __init__(self, client: edge_handler.DynamoDBClient, log: list[str]):
+        self.client = client
+        self.region = client.region
         self.log = log
         self.fail = False
 
-    def get_item(self, **kwargs):
+    def get_item(self, table_name: str, key: dict) -> dict:
         self.log.append(self.region)
         if self.fail:
-            raise ConnectionError("endpoint unreachable")
-        return self.client.get_item(**kwargs)
+            raise edge_handler.DynamoDBError("endpoint unreachable")
+        return self.client.get_item(table_name, key)
 
 
 @pytest.fixture
@@ -45,14 +47,15 @@ def table(aws, cf):
 
 
 @pytest.fixture
-def edge(monkeypatch):
+def edge(monkeypatch, moto_https, pki):
     """The module's cache configured like a deployed function, with a hand-moved clock and a read log."""
     clock = Clock()
     reads: list[str] = []
     clients: dict[str, CountingClient] = {}
 
     def factory(region: str) -> CountingClient:
-        clients[region] = CountingClient(region, reads)
+        client = edge_handler.DynamoDBClient(region, endpoint=moto_https.endpoint, tls_context=pki.client_context())
+        clients[region] = CountingClient(client, reads)
         return clients[region]
 
     def configure(settings: dict = SETTINGS, here: str = "us-east-1") -> edge_handler.ConfigCache:

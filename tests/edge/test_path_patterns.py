@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from templates.edge_functions import edge_handler
 from templates.edge_functions.edge_handler import PatternError, compile_path_pattern
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def search(pattern: str, path: str) -> bool:

@@ -46,6 +46,20 @@ BAD = [
     ({"redirects": [{"prefix": "/a/", "to": "/b"}, {"prefix": "/a", "to": "/c"}]},
      "redirects[1].prefix", "repeats redirects[0].prefix"),
     ({"redirects": [{"from": "/a", "to": "/b"}, {"from": "/b", "to": "/c"}]}, "redirects[0].to", "itself redirected by redirects[1]"),
+    ({"redirects": [{"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}]}, "redirects[0]",
+     "makes a redirect loop with redirects[1]: /a -> /b -> /a"),
+    ({"redirects": [{"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a/"}]}, "redirects[0]",
+     "makes a redirect loop with redirects[1]: /b -> /a/ -> /b"),
+    ({"redirects": [{"prefix": "/docs", "to": "/help", "keep_path": False}, {"from": "/help", "to": "/docs/x"}]},
+     "redirects[0]", "makes a redirect loop with redirects[1]: /help -> /docs/x -> /help"),
+    ({"redirects": [{"from": "/x", "to": "/shop/a?ref=old"}, {"prefix": "/shop", "to": "/store"},
+                    {"prefix": "/store", "to": "/x", "keep_path": False}]},
+     "redirects[0]", "makes a redirect loop with redirects[1], redirects[2]: /x -> /shop/a -> /store/a -> /x"),
+    ({"redirects": [{"prefix": "/a", "to": "/b/c"}, {"prefix": "/b", "to": "/a/x"}]}, "redirects[0]",
+     "is part of a chain of more than 20 redirects with redirects[1]: /a -> /b/c -> /a/x/c -> /b/c/x/c -> …"),
+    ({"redirects": [{"prefix": f"/v{i}", "to": f"/v{i + 1}"} for i in range(21)]}, "redirects[0]",
+     "is part of a chain of more than 20 redirects with redirects[1], redirects[2], redirects[3], redirects[4], "
+     "redirects[5], redirects[6] and 14 more: /v0 -> /v1 -> /v2 -> /v3 -> …"),
     ({"redirects": [{"from": "/a", "to": "/b", "code": 301}]}, "redirects[0].code", "unknown key"),
     ({"redirects": {"from": "/a"}}, "redirects", "must be a list"),
     ({"rewrites": {"directory_index": "a/index.html"}}, "rewrites.directory_index", "file name"),
@@ -94,6 +108,12 @@ BAD = [
      "not a valid regular expression"),
     ({"cache_control": [{"path": "*.js", "path_regex": "js$", "value": "no-cache"}]}, "cache_control[0]",
      "exactly one of path"),
+    # A trailing newline passed regexes ending in $: each of these reaches a header or a path.
+    ({"cache_control": [{"path": "*", "value": "max-age=60\n"}]}, "cache_control[0].value", "printable ASCII"),
+    ({"experiments": [{"name": "x\n", "prefix": "/", "variants": TWO_VARIANTS}]}, "experiments[0].name", "lower-case"),
+    ({"experiments": [{"name": "x", "prefix": "/", "variants": TWO_VARIANTS, "viewer_id_cookie": "sid\n"}]},
+     "experiments[0].viewer_id_cookie", "cookie name"),
+    ({"rewrites": {"directory_index": "index.html\n"}}, "rewrites.directory_index", "file name"),
     ({"headers": {}}, "headers", "unknown key"),
     (["redirects"], "(top level)", "must be a mapping"),
 ]
@@ -103,6 +123,23 @@ BAD = [
 def test_bad_configs_name_the_field_and_what_is_allowed(doc, path, message):
     _, problems = edge_handler.validate_config(doc)
     assert any(p == path and message in m for p, m in problems), problems
+
+
+@pytest.mark.parametrize("redirects", [
+    [{"prefix": "/a", "to": "/b"}, {"prefix": "/b/x", "to": "/a"}],  # /a/x -> /b/x -> /a -> /b: ends
+    [{"prefix": "/old", "to": "/"}, {"prefix": "/new", "to": "/old"}],  # /new/x -> /old/x -> /x
+    [{"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "https://b.example/a"}],
+    [{"prefix": f"/v{i}", "to": f"/v{i + 1}"} for i in range(20)],  # 20 hops: what browsers still follow
+])
+def test_chains_that_end_are_accepted(redirects):
+    assert edge_handler.validate_config({"redirects": redirects})[1] == []
+
+
+def test_a_loop_is_reported_once_on_its_first_rule():
+    _, problems = edge_handler.validate_config({"redirects": [
+        {"from": "/start", "to": "/a"}, {"prefix": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}]})
+    assert problems == [("redirects[1]", "makes a redirect loop with redirects[2]: /a -> /b -> /a "
+                                         "(browsers give up with \"too many redirects\")")]
 
 
 def test_empty_config_is_valid_and_gets_the_defaults():
@@ -158,3 +195,39 @@ def test_content_over_the_item_size_budget_is_rejected():
     doc = {"redirects": [{"from": f"/page-{i:05d}-" + "x" * 60, "to": "/new"} for i in range(5000)]}
     with pytest.raises(ConfigError, match=r"\(whole file\): is \d+ bytes as stored JSON"):
         EdgeConfig.from_document(doc, "big.yaml")
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000,                               # JSON nested beyond the interpreter's stack
+    '{"maintenance": {"body_html": "\\ud800"}}',  # a lone surrogate, which UTF-8 cannot carry
+])
+def test_an_item_the_edge_must_not_use_is_refused_as_invalid(content):
+    item = {"schema_version": {"N": "1"}, "config_version": {"N": "2"}, "content": {"S": content},
+            "content_hash": {"S": edge_handler.content_hash(content)}}
+    with pytest.raises(edge_handler.InvalidItem):
+        edge_handler.parse_item(item)
+
+
+def test_redirect_chains_and_loops_are_refused_by_the_cli_and_left_alone_at_the_edge():
+    # The function answers each request with one precomputed redirect, chain or not: a loop breaks the
+    # site in the browser, not the function, and following every chain would cost its cold start.
+    doc = {"redirects": [{"from": "/a", "to": "/b"}, {"prefix": "/b", "to": "/a"}, {"from": "/c", "to": "/a"}]}
+    assert edge_handler.validate_config(doc)[1] == [
+        ("redirects[2].to", "is itself redirected by redirects[0]: point straight at the final target"),
+        ("redirects[0]", 'makes a redirect loop with redirects[1]: /a -> /b -> /a (browsers give up with '
+                         '"too many redirects")')]
+    content = json.dumps(doc)
+    item = {"schema_version": {"N": "1"}, "config_version": {"N": "2"}, "content": {"S": content},
+            "content_hash": {"S": edge_handler.content_hash(content)}}
+    config = edge_handler.parse_item(item)
+    assert config.exact_redirects["/a"].location == "/b"
+    assert edge_handler.validate_config(doc, operator_checks=False)[1] == []
+
+
+def test_an_item_whose_attributes_have_the_wrong_type_is_refused_as_invalid():
+    base = {"schema_version": {"N": "1"}, "config_version": {"N": "2"}, "content": {"S": "{}"},
+            "content_hash": {"S": edge_handler.content_hash("{}")}}
+    with pytest.raises(edge_handler.InvalidItem, match="missing or malformed attribute 'S'"):
+        edge_handler.parse_item({**base, "content_hash": {"N": "1"}})
+    with pytest.raises(edge_handler.InvalidItem, match="must be strings"):
+        edge_handler.parse_item({**base, "content": {"S": 5}})

@@ -382,3 +382,16 @@ def test_odd_requests_never_raise(cf, request_patch):
     event["Records"][0]["cf"]["request"].update(request_patch)
     result = edge_handler.viewer_request(event, None)
     assert result is event["Records"][0]["cf"]["request"]
+
+
+def test_compiled_records_take_exactly_their_fields_and_are_immutable_values():
+    variant = edge_handler.Variant("b", 1, "/_v/b")
+    assert variant == edge_handler.Variant(name="b", weight=1, origin_prefix="/_v/b")
+    assert hash(variant) == hash(edge_handler.Variant("b", weight=1, origin_prefix="/_v/b"))
+    assert repr(variant) == "Variant(name='b', weight=1, origin_prefix='/_v/b')"
+    for args, kwargs in [((), {}), (("b", 1), {}), (("b", 1, "", 2), {}), (("b",), {"name": "c", "weight": 1}),
+                         (("b", 1), {"other": ""}), ((), {"name": "b", "weight": 1, "origin_prefix": "", "x": 1})]:
+        with pytest.raises(TypeError, match=r"Variant\(\) takes exactly the fields name, weight, origin_prefix"):
+            edge_handler.Variant(*args, **kwargs)
+    with pytest.raises(AttributeError, match="immutable"):
+        variant.weight = 2

@@ -72,9 +72,23 @@ BAD = [
     ("retention: {waf_logs_days: 10}\n", "retention.waf_logs_days", "one of 1, 3, 5"),
     ("cdn: {price_class: PriceClass_50}\n", "cdn.price_class", "PriceClass_100"),
     ("tags: {Project: other}\n", "tags.Project", "always set"),
+    ("tags: {Team: \"web;ops\"}\n", "tags.Team", "AWS tag values"),
+    ("tags: {\"Team\\n\": web}\n", "tags.Team\n", "must be a tag key"),
+    ("cdn: {content_security_policy: \"default-src 'self'\\r\"}\n", "cdn.content_security_policy",
+     "printable ASCII"),
+    # A trailing newline passed regexes ending in $, and would have reached resource names.
+    ("monitoring: {alarm_email: \"ops@example.com\\n\"}\n", "monitoring.alarm_email", "e-mail address"),
+    ("waf: {blocked_countries: [\"KP\\n\"]}\n", "waf.blocked_countries[0]", "country code"),
+    ("domain: {zone_name: \"example.com\\n\"}\n", "domain.zone_name", "DNS name"),
     ("domain: {zone_name: example.com, hosted_zone_id: Z1, aliases: [" + ", ".join(
         f"n{i}.example.com" for i in range(11)) + "]}\n", "domain.aliases", "at most 10"),
     ("cdn: {spa_fallback: true}\n", "cdn.spa_fallback", "rewrites.spa_fallback in config/edge/<env>.yaml"),
+    # Lambda@Edge only runs (and logs) in the regional-edge-cache regions.
+    ("edge_functions: {log_regions: [ca-central-1]}\n", "edge_functions.log_regions[0]",
+     "regional-edge-cache region, one of us-east-1"),
+    ("edge_functions: {log_regions: all}\n", "edge_functions.log_regions", "must be a list of"),
+    ("edge_functions: {log_regions: [eu-west-1, eu-west-1]}\n", "edge_functions.log_regions", "must not repeat"),
+    ("monitoring: {replication_latency_ms: 5}\n", "monitoring.replication_latency_ms", "from 100 to 3600000"),
 ]
 
 
@@ -96,6 +110,8 @@ def test_bad_value_names_file_and_field(tmp_path, extra, field, words):
          "primary_region", "one of us-east-1"),
         ("project: shop\ndeploy: {accounts: [123456789012]}\n", "deploy.accounts[0]", "in quotes"),
         ("project: shop\n", "deploy.accounts", "is required"),
+        ("project: \"shop\\n\"\ndeploy: {accounts: ['123456789012']}\n", "project", "lowercase letters"),
+        ("project: shop\ndeploy: {accounts: [\"123456789012\\n\"]}\n", "deploy.accounts[0]", "12-digit"),
         ("project: shop\ndeploy: {accounts: ['123456789012'], failure_tolerance_count: 1}\n",
          "deploy.failure_tolerance_count", "lower than deploy.max_concurrent_count"),
         ("project: [shop\nwaf: 1\n", "line 2", "not valid YAML"),

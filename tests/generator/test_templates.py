@@ -8,8 +8,9 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from templates import lambda_edge
 from templates.build import build_templates
-from templates.config import load_environment, parse_config
+from templates.config import REGIONAL_EDGE_CACHE_REGIONS, SUPPORTED_REGIONS, load_environment, parse_config
 from templates.edge_functions import FUNCTIONS
+from templates.lint_rules._edge import admitted_regions, created_in_region
 
 
 
@@ -30,6 +31,12 @@ def all_resources(built):
                 yield env_name, component, logical_id, resource
 
 
+def created_where(template: dict, logical_id: str, regions) -> list[str]:
+    """The regions of `regions` where the template admits a stack and creates the resource."""
+    resource = template["Resources"][logical_id]
+    return [r for r in admitted_regions(template, list(regions)) if created_in_region(template, resource, r)]
+
+
 def statements(document: dict) -> list[dict]:
     found = document.get("Statement", [])
     return found if isinstance(found, list) else [found]
@@ -39,9 +46,9 @@ def statements(document: dict) -> list[dict]:
 
 def test_root_chooses_components_by_region(built):
     expected = {
-        "LambdaEdgeStack": "IsEdgeRegion", "WafStack": "IsEdgeRegion", "CloudfrontStack": "IsEdgeRegion",
+        "LambdaEdgeStack": "IsEdgeLogRegion", "WafStack": "IsEdgeRegion", "CloudfrontStack": "IsEdgeRegion",
         "Route53Stack": "IsEdgeRegionWithDomain", "S3Stack": "IsPrimaryRegion", "DynamodbStack": "IsPrimaryRegion",
-        "MonitoringStack": None,
+        "MonitoringStack": "IsMonitoredRegion",
     }
     for name, templates in built.items():
         root = templates["root"]
@@ -54,13 +61,55 @@ def test_root_chooses_components_by_region(built):
     assert "Route53Stack" not in built["dev"]["root"]["Resources"]  # no domain in dev
 
 
+def test_every_instance_region_gets_only_what_belongs_there(built, envs):
+    for name, templates in built.items():
+        env, root = envs[name], templates["root"]
+        every = list(REGIONAL_EDGE_CACHE_REGIONS) + ["ca-central-1", "eu-north-1"]
+        assert admitted_regions(root, every) == [r for r in every if r in env.regions], name
+        expected = {
+            "LambdaEdgeStack": list(env.edge_log_regions),
+            "WafStack": ["us-east-1"], "CloudfrontStack": ["us-east-1"],
+            "S3Stack": [env.primary_region], "DynamodbStack": [env.primary_region],
+            "MonitoringStack": sorted({"us-east-1", *env.table_regions}),
+        }
+        for logical_id, regions in expected.items():
+            assert sorted(created_where(root, logical_id, env.regions)) == sorted(regions), (name, logical_id)
+    # A log-only region (no table, no edge components) gets the log groups and nothing else.
+    prod = built["prod"]["root"]
+    assert [k for k in prod["Resources"] if created_in_region(prod, prod["Resources"][k], "sa-east-1")] == \
+        ["LambdaEdgeStack"]
+
+
+def test_edge_log_regions_follow_the_price_class_unless_configured(envs, tmp_path):
+    assert envs["prod"].edge_log_regions == REGIONAL_EDGE_CACHE_REGIONS  # PriceClass_All
+    assert envs["staging"].edge_log_regions == (  # PriceClass_100: North America and Europe
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-central-1", "eu-west-1", "eu-west-2")
+    assert envs["prod"].regions == (
+        "us-east-1", "us-west-2", "us-east-2", "us-west-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
+        "ap-southeast-1", "ap-southeast-2", "eu-central-1", "eu-west-1", "eu-west-2", "sa-east-1")
+    base = {"project": "shop", "deploy": {"accounts": ["123456789012"]}}
+    price_200 = parse_config({**base, "cdn": {"price_class": "PriceClass_200"}}, tmp_path / "qa.yaml", "qa")
+    assert "ap-northeast-1" in price_200.edge_log_regions
+    assert not {"sa-east-1", "ap-southeast-2"} & set(price_200.edge_log_regions)
+    chosen = parse_config({**base, "primary_region": "eu-north-1", "edge_config": {"replica_regions": ["ca-central-1"]},
+                           "edge_functions": {"log_regions": ["sa-east-1", "eu-west-1"]}}, tmp_path / "qa.yaml", "qa")
+    assert chosen.edge_log_regions == ("us-east-1", "eu-west-1", "sa-east-1")  # us-east-1 always
+    assert chosen.regions == ("us-east-1", "eu-north-1", "eu-west-1", "sa-east-1", "ca-central-1")
+    assert chosen.monitored_regions == ("us-east-1", "eu-north-1", "ca-central-1")
+    # A table region where edge caches run has an instance anyway: its logs are always covered.
+    with_replica = parse_config({**base, "edge_config": {"replica_regions": ["ap-southeast-2"]},
+                                 "edge_functions": {"log_regions": []}}, tmp_path / "qa.yaml", "qa")
+    assert with_replica.edge_log_regions == ("us-east-1", "us-west-2", "ap-southeast-2")
+    assert with_replica.regions == ("us-east-1", "us-west-2", "ap-southeast-2")
+
+
 def test_two_region_root_takes_the_distribution_arn_as_override(built):
     root = built["prod"]["root"]
     assert root["Resources"]["S3Stack"]["Properties"]["Parameters"]["DistributionArn"] == {"Ref": "DistributionArn"}
     rule = root["Rules"]["DistributionArnInPrimaryRegion"]
     assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-west-2"]}
     assert root["Rules"]["SupportedRegion"]["Assertions"][0]["Assert"] == {
-        "Fn::Contains": [["us-east-1", "us-west-2"], {"Ref": "AWS::Region"}]}
+        "Fn::Contains": [list(load_environment("prod").regions), {"Ref": "AWS::Region"}]}
 
 
 def test_single_region_root_wires_the_distribution_directly(built):
@@ -71,10 +120,18 @@ def test_single_region_root_wires_the_distribution_directly(built):
 
 
 def test_template_urls_come_from_bucket_and_prefix(built):
-    for stack in resources_of(built["staging"]["root"], "AWS::CloudFormation::Stack").values():
+    root = built["staging"]["root"]
+    for stack in resources_of(root, "AWS::CloudFormation::Stack").values():
         url = stack["Properties"]["TemplateURL"]["Fn::Sub"]
         assert url[0].startswith("https://${Bucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${Prefix}")
-        assert url[1] == {"Bucket": {"Ref": "TemplatesBucket"}, "Prefix": {"Ref": "TemplatesPrefix"}}
+        # One stack-set value names a bucket in every region: <RegionalTemplatesBucketPrefix><region>.
+        assert url[1] == {"Bucket": {"Fn::If": ["UsesRegionalTemplatesBucket",
+                                                {"Fn::Sub": "${RegionalTemplatesBucketPrefix}${AWS::Region}"},
+                                                {"Ref": "TemplatesBucket"}]},
+                          "Prefix": {"Ref": "TemplatesPrefix"}}
+    assert root["Conditions"]["UsesRegionalTemplatesBucket"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RegionalTemplatesBucketPrefix"}, ""]}]}
+    assert root["Parameters"]["RegionalTemplatesBucketPrefix"]["Default"] == ""  # the console: TemplatesBucket
 
 
 def test_root_parameters_are_described_constrained_and_grouped(built):
@@ -100,10 +157,19 @@ def test_root_outputs_are_described_and_conditional(built):
         assert lambda_edge.version_output_name(spec) in outputs
 
 
-def test_edge_only_children_assert_their_region(built):
-    for component in ("lambda_edge", "waf", "cloudfront"):
+def test_edge_only_children_assert_their_region(built, envs):
+    for component in ("waf", "cloudfront"):
         rule = built["prod"][component]["Rules"]["EdgeRegionOnly"]
         assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    for name, templates in built.items():
+        template = templates["lambda_edge"]
+        assert admitted_regions(template, list(REGIONAL_EDGE_CACHE_REGIONS)) == list(envs[name].edge_log_regions)
+        # The functions, their role and versions in us-east-1 only; the log groups and key everywhere.
+        for logical_id, resource in template["Resources"].items():
+            everywhere = resource["Type"] in ("AWS::Logs::LogGroup", "AWS::KMS::Key")
+            assert created_where(template, logical_id, envs[name].edge_log_regions) == \
+                (list(envs[name].edge_log_regions) if everywhere else ["us-east-1"]), (name, logical_id)
+        assert all(o["Condition"] == "IsEdgeRegion" for o in template["Outputs"].values())
 
 
 # --- data safety, names, tags ------------------------------------------------------------------
@@ -184,7 +250,29 @@ def test_edge_role_trusts_lambda_and_edgelambda_and_reads_only_the_table(built):
         f"arn:${{AWS::Partition}}:dynamodb:{region}:${{AWS::AccountId}}:table/edgecdn-edge-config-prod"
         for region in ("us-west-2", "eu-west-1", "ap-southeast-2")]
     log_arns = [r["Fn::Sub"] for r in policies["WriteEdgeLogs"][0]["Resource"]]
-    assert "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/aws/lambda/us-east-1.edgecdn-prod-viewer-request" in log_arns
+    assert sorted(log_arns) == sorted(
+        f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:/edgecdn/prod/lambda-edge/{spec.event_type}{suffix}"
+        for spec in FUNCTIONS for suffix in ("", ":log-stream:*"))
+    # Lambda must not create a log group itself: it would have no retention, key or tags, and
+    # would make that region's instance fail "already exists".
+    assert policies["WriteEdgeLogs"][0]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def test_edge_functions_log_to_retained_encrypted_log_groups_in_every_log_region(built, envs):
+    for name, templates in built.items():
+        resources = templates["lambda_edge"]["Resources"]
+        groups = resources_of(templates["lambda_edge"], "AWS::Logs::LogGroup")
+        assert len(groups) == len(FUNCTIONS)
+        for spec in FUNCTIONS:
+            function = resources[f"{lambda_edge._logical(spec)}Function"]
+            group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            group = groups[group_id]
+            assert "Condition" not in group  # every region the template is created in
+            assert group["Properties"]["LogGroupName"] == f"/edgecdn/{name}/lambda-edge/{spec.event_type}"
+            assert group["Properties"]["RetentionInDays"] == envs[name].function_log_retention_days
+            assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["EdgeFunctionLogsKey", "Arn"]}
+            assert group["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert "Condition" not in resources["EdgeFunctionLogsKey"]
 
 
 # --- lambda_edge ---------------------------------------------------------------------------------
@@ -218,7 +306,8 @@ def test_version_logical_id_follows_the_code(monkeypatch):
     before = version_ids(build_templates(env))
     assert before == version_ids(build_templates(env))  # same code, same ids
     original = lambda_edge.bake_source
-    monkeypatch.setattr(lambda_edge, "bake_source", lambda settings: original(settings) + "\n# changed\n")
+    monkeypatch.setattr(lambda_edge, "bake_source",
+                        lambda settings, trigger: original(settings, trigger) + "\n# changed\n")
     after = version_ids(build_templates(env))
     assert len(after) == len(FUNCTIONS) and not set(before) & set(after)
 
@@ -378,7 +467,7 @@ def test_origin_bucket_is_private_and_readable_only_by_this_distribution(built):
         "SSEAlgorithm"] == "aws:kms"
     assert bucket["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
     policy = statements(resources["OriginBucketPolicy"]["Properties"]["PolicyDocument"])
-    deny, read, list_for_404 = policy
+    deny, read, list_for_404, deny_site_state = policy
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     for allow in (read, list_for_404):
         assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
@@ -388,6 +477,57 @@ def test_origin_bucket_is_private_and_readable_only_by_this_distribution(built):
     # ListBucket on the bucket itself: S3 then answers a missing key with 404, not 403.
     assert list_for_404["Action"] == ["s3:ListBucket"]
     assert list_for_404["Resource"] == [{"Fn::GetAtt": ["OriginBucket", "Arn"]}]
+    # deploy.py site keeps its release manifests under .edgecdn/: no viewer may fetch them.
+    assert deny_site_state["Effect"] == "Deny"
+    assert deny_site_state["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert deny_site_state["Action"] == ["s3:GetObject"]
+    assert deny_site_state["Resource"] == [
+        {"Fn::Sub": ["${Arn}/.edgecdn/*", {"Arn": {"Fn::GetAtt": ["OriginBucket", "Arn"]}}]}]
+    assert "Condition" not in deny_site_state
+
+
+def test_site_publisher_role_is_scoped_to_the_bucket_its_key_and_the_distribution(built):
+    for name in ("prod", "dev"):
+        resources = built[name]["s3"]["Resources"]
+        role = resources["SitePublisherRole"]["Properties"]
+        assert role["RoleName"] == {"Fn::Sub": f"edgecdn-{name}-site-publisher-${{AWS::Region}}"}
+        (trust,) = statements(role["AssumeRolePolicyDocument"])
+        assert trust["Action"] == ["sts:AssumeRole"]
+        # The deploying account (a stack-set parameter), or this stack's account when it is empty.
+        assert trust["Principal"] == {"AWS": {"Fn::If": [
+            "SitePublisherTrustsOwnAccount",
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"},
+            {"Fn::Sub": ["arn:${AWS::Partition}:iam::${Account}:root", {"Account": {"Ref": "SitePublisherAccount"}}]},
+        ]}}
+        (policy,) = role["Policies"]
+        granted = {(tuple(s["Action"]), json.dumps(s["Resource"], sort_keys=True))
+                   for s in statements(policy["PolicyDocument"])}
+        bucket_arn = {"Fn::GetAtt": ["OriginBucket", "Arn"]}
+        assert granted == {
+            (("s3:ListBucket",), json.dumps([bucket_arn])),
+            (("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"),
+             json.dumps([{"Fn::Sub": ["${Arn}/*", {"Arn": bucket_arn}]}], sort_keys=True)),
+            (("kms:GenerateDataKey", "kms:Decrypt"), json.dumps([{"Fn::GetAtt": ["OriginBucketKey", "Arn"]}])),
+            (("cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"), json.dumps([{"Ref": "DistributionArn"}])),
+        }
+        assert all(s["Effect"] == "Allow" for s in statements(policy["PolicyDocument"]))
+        root = built[name]["root"]
+        assert root["Resources"]["S3Stack"]["Properties"]["Parameters"]["SitePublisherAccount"] == {
+            "Ref": "SitePublisherAccount"}
+        assert root["Parameters"]["SitePublisherAccount"]["Default"] == ""
+        assert root["Outputs"]["SitePublisherRoleArn"] == {
+            "Condition": "IsPrimaryRegion", "Description": root["Outputs"]["SitePublisherRoleArn"]["Description"],
+            "Value": {"Fn::GetAtt": ["S3Stack", "Outputs.SitePublisherRoleArn"]}}
+
+
+def test_site_publisher_role_name_fits_iam_for_the_longest_names(tmp_path):
+    """IAM role names are at most 64 characters: project (16) + environment (10) + the longest region."""
+    data = {"project": "p" * 15 + "9", "primary_region": "ap-southeast-2",
+            "deploy": {"accounts": ["111111111111"]}}
+    env = parse_config(data, tmp_path / "abcdefghij.yaml", "abcdefghij")
+    role = build_templates(env)["s3"]["Resources"]["SitePublisherRole"]["Properties"]
+    name = role["RoleName"]["Fn::Sub"].replace("${AWS::Region}", max(SUPPORTED_REGIONS, key=len))
+    assert len(name) == 57, name  # IAM allows 64
 
 
 def test_logs_buckets_accept_cloudfront_and_server_access_logs(built):
@@ -462,12 +602,38 @@ def test_alarms_live_where_their_metrics_are(built):
     for alarm in alarms.values():
         by_namespace.setdefault(alarm["Properties"]["Namespace"], set()).add(alarm["Condition"])
     assert by_namespace == {"AWS/CloudFront": {"IsEdgeRegion"}, "AWS/WAFV2": {"IsEdgeRegion"},
-                            "AWS/DynamoDB": {"IsPrimaryRegion"}, "AWS/S3": {"IsPrimaryRegion"}}
+                            "AWS/DynamoDB": {"IsPrimaryRegion", "IsTableRegion"}, "AWS/S3": {"IsPrimaryRegion"}}
     metrics = {a["Properties"]["MetricName"] for a in alarms.values()}
     assert {"5xxErrorRate", "4xxErrorRate", "OriginLatency", "LambdaExecutionError", "LambdaValidationError",
             "BlockedRequests", "ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors"} <= metrics
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_each_table_replica_has_its_alarms_and_topic_in_its_region(built):
+    monitoring = built["prod"]["monitoring"]
+    assert admitted_regions(monitoring, list(REGIONAL_EDGE_CACHE_REGIONS)) == [
+        "us-east-1", "us-west-2", "ap-southeast-2", "eu-west-1"]
+    alarms = resources_of(monitoring, "AWS::CloudWatch::Alarm")
+    for region in ("eu-west-1", "ap-southeast-2"):
+        here = {alarms[k]["Properties"]["MetricName"]: alarms[k]["Properties"]
+                for k in alarms if created_in_region(monitoring, alarms[k], region)}
+        assert set(here) == {"ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors"}, region
+        assert here["SystemErrors"]["Dimensions"] == [{"Name": "TableName", "Value": "edgecdn-edge-config-prod"},
+                                                      {"Name": "Operation", "Value": "GetItem"}]
+        for logical_id in ("AlarmTopic", "AlarmTopicKey", "AlarmTopicPolicy"):
+            assert created_in_region(monitoring, monitoring["Resources"][logical_id], region)
+    # ReplicationLatency is published where the write was made (the primary), per receiving region.
+    latency = {a["Properties"]["Dimensions"][1]["Value"]: a for a in alarms.values()
+               if a["Properties"]["MetricName"] == "ReplicationLatency"}
+    assert sorted(latency) == ["ap-southeast-2", "eu-west-1"]
+    for region, alarm in latency.items():
+        assert alarm["Condition"] == "IsPrimaryRegion"
+        assert alarm["Properties"]["Dimensions"][0] == {"Name": "TableName", "Value": "edgecdn-edge-config-prod"}
+        assert alarm["Properties"]["Threshold"] == 60000
+    # Without replicas, nothing of the kind.
+    assert not [a for a in resources_of(built["staging"]["monitoring"], "AWS::CloudWatch::Alarm").values()
+                if a["Properties"]["MetricName"] == "ReplicationLatency"]
 
 
 def test_alarm_topic_is_encrypted_for_cloudwatch(built):

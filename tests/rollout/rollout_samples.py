@@ -1,8 +1,9 @@
 """A small template set that follows the generated output's contract, for tests of the rollout.
 
 The same files as output/<env>/ (root.json and one nested template per component), the same
-root parameters (TemplatesBucket, TemplatesPrefix, DistributionArn in two-region environments)
-and region conditions, and every resource type the real builders use, with fewer properties.
+root parameters (TemplatesBucket, RegionalTemplatesBucketPrefix, TemplatesPrefix, DistributionArn
+in two-region environments) and region conditions (the edge functions' log groups in every edge
+log region), and every resource type the real builders use, with fewer properties.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+from templates.common import MANAGED_BY
 from templates.config import EDGE_REGION, EnvConfig
 
 COMPONENTS = ("s3", "dynamodb", "lambda_edge", "waf", "cloudfront", "monitoring")
@@ -60,7 +62,8 @@ def _output(value: Any, description: str, condition: str | None = None) -> dict[
 
 
 def _tags(env: EnvConfig) -> list[dict[str, str]]:
-    return [{"Key": "Environment", "Value": env.environment}, {"Key": "Project", "Value": env.project}]
+    return [{"Key": "Environment", "Value": env.environment}, {"Key": "ManagedBy", "Value": MANAGED_BY},
+            {"Key": "Project", "Value": env.project}]
 
 
 def _origin_bucket_name(env: EnvConfig) -> str:
@@ -143,16 +146,23 @@ def dynamodb(env: EnvConfig) -> dict[str, Any]:
     })
 
 
+def _any_region(regions: tuple[str, ...]) -> dict[str, Any]:
+    terms = [{"Fn::Equals": [_ref("AWS::Region"), r]} for r in dict.fromkeys(regions)]
+    chunks = [terms[i:i + 10] for i in range(0, len(terms), 10)]
+    ors = [{"Fn::Or": c} if len(c) > 1 else c[0] for c in chunks]
+    return ors[0] if len(ors) == 1 else {"Fn::Or": ors}
+
+
 def lambda_edge(env: EnvConfig) -> dict[str, Any]:
     resources: dict[str, Any] = {
-        "EdgeFunctionRole": {"Type": "AWS::IAM::Role", "Properties": {
+        "EdgeFunctionRole": {"Type": "AWS::IAM::Role", "Condition": "IsEdgeRegion", "Properties": {
             "RoleName": f"{env.name_prefix}-edge-functions",
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": "sts:AssumeRole",
                 "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]}}]},
             "Policies": [{"PolicyName": "logs", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": _sub("arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/aws/lambda/*")}]}}],
+                "Resource": _sub(f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:/{env.project}/*")}]}}],
         }},
     }
     outputs: dict[str, Any] = {}
@@ -164,24 +174,37 @@ def lambda_edge(env: EnvConfig) -> dict[str, Any]:
     ):
         function_name = f"{env.name_prefix}-{name}"
         resources[f"{logical}Function"] = {
-            "Type": "AWS::Lambda::Function", "DeletionPolicy": "RetainExceptOnCreate",
+            "Type": "AWS::Lambda::Function", "Condition": "IsEdgeRegion", "DeletionPolicy": "RetainExceptOnCreate",
             "Properties": {
                 "FunctionName": function_name, "Runtime": "python3.12", "Handler": "index.handler",
                 "Role": {"Fn::GetAtt": ["EdgeFunctionRole", "Arn"]}, "MemorySize": memory,
                 "Timeout": timeout, "Code": {"ZipFile": code},
+                "LoggingConfig": {"LogGroup": _ref(f"{logical}LogGroup")},
             },
         }
         version = f"{logical}Version{hashlib.sha256(code.encode()).hexdigest()[:10]}"
-        resources[version] = {"Type": "AWS::Lambda::Version", "DeletionPolicy": "RetainExceptOnCreate",
+        resources[version] = {"Type": "AWS::Lambda::Version", "Condition": "IsEdgeRegion",
+                              "DeletionPolicy": "RetainExceptOnCreate",
                               "Properties": {"FunctionName": _ref(f"{logical}Function")}}
-        resources[f"{logical}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": f"/aws/lambda/us-east-1.{function_name}",
-            "RetentionInDays": env.function_log_retention_days}}
-        outputs[f"{logical}VersionArn"] = _output(_ref(version), f"Numbered version of {name}.")
-    rules = {"EdgeRegionOnly": {"Assertions": [{
-        "Assert": {"Fn::Equals": [_ref("AWS::Region"), EDGE_REGION]},
-        "AssertDescription": "Lambda@Edge functions must be created in us-east-1"}]}}
-    return _template(f"{env.name_prefix}: edge functions", resources, outputs, rules=rules)
+        # In every region the template is created in: where the function runs, it logs here.
+        resources[f"{logical}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "RetainExceptOnCreate",
+                                           "UpdateReplacePolicy": "Retain", "Properties": {
+            "LogGroupName": f"/{env.project}/{env.environment}/lambda-edge/{name}",
+            "RetentionInDays": env.function_log_retention_days,
+            "KmsKeyId": {"Fn::GetAtt": ["LogsKey", "Arn"]}, "Tags": _tags(env)}}
+        outputs[f"{logical}VersionArn"] = _output(_ref(version), f"Numbered version of {name}.", "IsEdgeRegion")
+    resources["LogsKey"] = {
+        "Type": "AWS::KMS::Key", "DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain",
+        "Properties": {"EnableKeyRotation": True, "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+             "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"Service": _sub("logs.${AWS::Region}.amazonaws.com")},
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], "Resource": "*"}]}}}
+    rules = {"EdgeLogRegion": {"Assertions": [{
+        "Assert": {"Fn::Contains": [list(env.edge_log_regions), _ref("AWS::Region")]},
+        "AssertDescription": "Created where the edge functions log"}]}}
+    conditions = {"IsEdgeRegion": {"Fn::Equals": [_ref("AWS::Region"), EDGE_REGION]}}
+    return _template(f"{env.name_prefix}: edge functions", resources, outputs, rules=rules, conditions=conditions)
 
 
 def waf(env: EnvConfig) -> dict[str, Any]:
@@ -295,18 +318,30 @@ def monitoring(env: EnvConfig) -> dict[str, Any]:
             "Statistic": "Average", "Period": 300, "EvaluationPeriods": 2,
             "Threshold": env.error_rate_5xx_percent, "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching", "AlarmActions": [_ref("AlarmTopic")]}},
-        "TableThrottleAlarm": {"Type": "AWS::CloudWatch::Alarm", "Condition": "IsPrimary", "Properties": {
-            "AlarmName": _sub(f"{env.name_prefix}-table-throttles-${{AWS::Region}}"),
-            "Namespace": "AWS/DynamoDB", "MetricName": "ThrottledRequests",
+        **{f"Table{metric}Alarm": {"Type": "AWS::CloudWatch::Alarm", "Condition": "IsTableRegion", "Properties": {
+            "AlarmName": f"{env.name_prefix}-table-{metric.lower()}",
+            "Namespace": "AWS/DynamoDB", "MetricName": metric,
             "Dimensions": [{"Name": "TableName", "Value": env.edge_config_table_name}],
             "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
-            "AlarmActions": [_ref("AlarmTopic")]}},
+            "AlarmActions": [_ref("AlarmTopic")]}}
+           for metric in ("ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors")},
+        **{f"TableReplicationLatency{i}Alarm": {"Type": "AWS::CloudWatch::Alarm", "Condition": "IsPrimary",
+                                               "Properties": {
+            "AlarmName": f"{env.name_prefix}-table-replication-latency-{region}",
+            "Namespace": "AWS/DynamoDB", "MetricName": "ReplicationLatency",
+            "Dimensions": [{"Name": "TableName", "Value": env.edge_config_table_name},
+                           {"Name": "ReceivingRegion", "Value": region}],
+            "Statistic": "Average", "Period": 300, "EvaluationPeriods": 1, "Threshold": 60000,
+            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+            "AlarmActions": [_ref("AlarmTopic")]}}
+           for i, region in enumerate(env.replica_regions)},
         "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
             "DashboardName": _sub(f"{env.name_prefix}-${{AWS::Region}}"),
             "DashboardBody": json.dumps({"widgets": []})}},
     }
     conditions["IsPrimary"] = {"Fn::Equals": [_ref("AWS::Region"), env.primary_region]}
+    conditions["IsTableRegion"] = _any_region(env.table_regions)
     parameters = {"DistributionId": {"Type": "String", "Default": "", "Description": "Distribution id (edge)."},
                   "AlarmEmail": {"Type": "String", "Default": "", "Description": "Alarm e-mail."}}
     return _template(f"{env.name_prefix}: alarms", resources,
@@ -316,8 +351,10 @@ def monitoring(env: EnvConfig) -> dict[str, Any]:
 def root(env: EnvConfig) -> dict[str, Any]:
     def nested(component: str, condition: str | None, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
         resource: dict[str, Any] = {"Type": "AWS::CloudFormation::Stack", "Properties": {
-            "TemplateURL": _sub("https://${TemplatesBucket}.s3.${AWS::Region}.${AWS::URLSuffix}/"
-                                f"${{TemplatesPrefix}}{component}.json")}}
+            "TemplateURL": {"Fn::Sub": ["https://${Bucket}.s3.${AWS::Region}.${AWS::URLSuffix}/"
+                                        f"${{TemplatesPrefix}}{component}.json", {"Bucket": {"Fn::If": [
+                                            "RegionalBucket", _sub("${RegionalTemplatesBucketPrefix}${AWS::Region}"),
+                                            _ref("TemplatesBucket")]}}]}}}
         if parameters:
             resource["Properties"]["Parameters"] = parameters
         if condition:
@@ -326,11 +363,16 @@ def root(env: EnvConfig) -> dict[str, Any]:
 
     parameters: dict[str, Any] = {
         "TemplatesBucket": {"Type": "String", "Description": "Template bucket of this region."},
+        "RegionalTemplatesBucketPrefix": {"Type": "String", "Default": "",
+                                          "Description": "Start of each region's template bucket name."},
         "TemplatesPrefix": {"Type": "String", "Default": "", "Description": "Key prefix, ending in /."},
         "AlarmEmail": {"Type": "String", "Default": env.alarm_email or "", "Description": "Alarm e-mail."},
     }
     conditions = {"IsEdgeRegion": {"Fn::Equals": [_ref("AWS::Region"), EDGE_REGION]},
-                  "IsPrimaryRegion": {"Fn::Equals": [_ref("AWS::Region"), env.primary_region]}}
+                  "IsPrimaryRegion": {"Fn::Equals": [_ref("AWS::Region"), env.primary_region]},
+                  "IsEdgeLogRegion": _any_region(env.edge_log_regions),
+                  "IsMonitoredRegion": _any_region(env.monitored_regions),
+                  "RegionalBucket": {"Fn::Not": [{"Fn::Equals": [_ref("RegionalTemplatesBucketPrefix"), ""]}]}}
     rules = None
     if env.single_region:
         distribution_arn: Any = {"Fn::GetAtt": ["CloudFrontStack", "Outputs.DistributionArn"]}
@@ -343,16 +385,17 @@ def root(env: EnvConfig) -> dict[str, Any]:
             "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [_ref("DistributionArn"), ""]}]},
                             "AssertDescription": "DistributionArn is required in the primary region"}]}}
     resources: dict[str, Any] = {
-        "LogsStack": nested("s3", None, {"DistributionArn": {"Fn::If": ["IsPrimaryRegion", distribution_arn, ""]}}),
+        "LogsStack": nested("s3", "IsMonitoredRegion",
+                            {"DistributionArn": {"Fn::If": ["IsPrimaryRegion", distribution_arn, ""]}}),
         "DynamoDbStack": nested("dynamodb", "IsPrimaryRegion"),
-        "LambdaEdgeStack": nested("lambda_edge", "IsEdgeRegion"),
+        "LambdaEdgeStack": nested("lambda_edge", "IsEdgeLogRegion"),
         "WafStack": nested("waf", "IsEdgeRegion"),
         "CloudFrontStack": nested("cloudfront", "IsEdgeRegion", {
             "WebAclArn": {"Fn::GetAtt": ["WafStack", "Outputs.WebAclArn"]},
             "ViewerRequestVersionArn": {"Fn::GetAtt": ["LambdaEdgeStack", "Outputs.ViewerRequestVersionArn"]},
             "OriginResponseVersionArn": {"Fn::GetAtt": ["LambdaEdgeStack", "Outputs.OriginResponseVersionArn"]},
         }),
-        "MonitoringStack": nested("monitoring", None, {
+        "MonitoringStack": nested("monitoring", "IsMonitoredRegion", {
             "DistributionId": {"Fn::If": ["IsEdgeRegion", {"Fn::GetAtt": ["CloudFrontStack", "Outputs.DistributionId"]}, ""]},
             "AlarmEmail": _ref("AlarmEmail")}),
     }

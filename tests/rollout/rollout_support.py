@@ -15,6 +15,7 @@ from rollout import naming
 from rollout.aws import Access, Clients
 from rollout.console import Console
 from rollout.inputs import TemplateSet, load_templates
+from rollout.publish import SET_MARKER
 from rollout.rehearse import rehearsal_session
 from templates.config import EnvConfig, load_environment
 
@@ -76,7 +77,8 @@ class StubbedClients(Clients):
     def admin(self, service: str, region: str) -> Any:
         return self._stubbed(("admin", service, region), service, region)
 
-    def target(self, account: str, service: str, region: str, access: str = Access.READ) -> Any:
+    def target(self, account: str, service: str, region: str, access: str = Access.READ,
+               policy: str | None = None) -> Any:
         if account == self.account:
             return self.admin(service, region)
         return self._stubbed(("target", account, service, region), service, region)
@@ -93,13 +95,20 @@ class StubbedClients(Clients):
             stubber.assert_no_pending_responses()
 
 
+def stub_bootstrapped(clients: StubbedClients, templates: TemplateSet) -> None:
+    """deploy's first check: each region's template bucket exists (HeadBucket answers)."""
+    env = templates.env
+    for region in env.regions:
+        clients.stub("s3", region).add_response(
+            "head_bucket", {}, {"Bucket": naming.template_bucket_name(env.project, clients.account, region)})
+
+
 def stub_published(clients: StubbedClients, templates: TemplateSet) -> None:
-    """Every file of the set is already in each region's template bucket (HeadObject answers)."""
+    """The set is already in each region's template bucket: its marker answers HeadObject (deploy
+    does not look at the buckets again after stub_bootstrapped's check)."""
     env = templates.env
     for region in env.regions:
         bucket = naming.template_bucket_name(env.project, clients.account, region)
-        s3 = clients.stub("s3", region)
-        s3.add_response("head_bucket", {}, {"Bucket": bucket})
-        for name in sorted(templates.files):
-            s3.add_response("head_object", {"Metadata": {"sha256": templates.digests[name]}},
-                            {"Bucket": bucket, "Key": templates.prefix + name})
+        clients.stub("s3", region).add_response(
+            "head_object", {"Metadata": {"sha256": templates.digest}},
+            {"Bucket": bucket, "Key": templates.prefix + SET_MARKER})

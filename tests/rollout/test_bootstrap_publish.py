@@ -102,6 +102,10 @@ def test_publish_uploads_each_distinct_file_once(moto: str, tmp_path: Path) -> N
     again = publish_templates(first, clients)
     assert all(r.present == sorted(first.files) and not r.uploaded and not r.copied for r in again.regions.values())
     assert clients.log.since(mark).mutating == []
+    # The set's marker answers for all its files: one HeadObject per region (and its HeadBucket).
+    reads = [op for _, op in clients.log.since(mark).reads]
+    assert sorted(set(reads)) == ["HeadBucket", "HeadObject"]
+    assert reads.count("HeadObject") == len(env.regions) == 7
 
     def retune(files: dict[str, bytes]) -> None:
         files["monitoring.json"] = files["monitoring.json"].replace(b'"Threshold": 1', b'"Threshold": 7')
@@ -110,12 +114,13 @@ def test_publish_uploads_each_distinct_file_once(moto: str, tmp_path: Path) -> N
     assert second.prefix != first.prefix and second.files["monitoring.json"] != first.files["monitoring.json"]
     mark = clients.log.mark()
     published = publish_templates(second, clients)
-    for region in ("us-east-1", "us-west-2"):
+    for region in env.regions:
         assert published.regions[region].uploaded == ["monitoring.json"]
         assert sorted(published.regions[region].copied) == sorted(set(second.files) - {"monitoring.json"})
     operations = [op for _, op in clients.log.since(mark).mutating]
-    assert operations.count("PutObject") == 2
-    assert operations.count("CopyObject") == 2 * files
+    # In each region: the changed file's blob, and the set's marker once every file is in place.
+    assert operations.count("PutObject") == 2 * len(env.regions)
+    assert operations.count("CopyObject") == len(env.regions) * files
     s3 = clients.admin("s3", "us-west-2")
     bucket = f"edgecdn-stacksets-{ADMIN}-us-west-2"
     for name, body in second.files.items():

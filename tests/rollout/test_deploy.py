@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,11 +13,13 @@ from rollout.aws import Access
 from rollout.bootstrap import bootstrap
 from rollout.deployer import Deployer
 from rollout.destroy import destroy
+from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet, load_templates
 from rollout.inspect import diff, outputs, status
 from rollout.rehearse import seed_accounts
+from rollout.scenarios import templates_for
 from rollout.stackset import StackSetOps
-from rollout_support import ROOT, console_and_buffer, moto_clients
+from rollout_support import ROOT, console_and_buffer, moto_clients, real_set
 from templates.config import EnvConfig, load_environment
 
 ALARM = "Cdn5xxErrorRateAlarm"
@@ -71,10 +74,11 @@ def test_update_of_one_nested_template_is_one_operation_and_reaches_the_resource
     assert operations == ["UpdateStackSet"]
     assert len(deployer.ops.started) == 1
     uploads = [op for _, op in calls.mutating if op == "PutObject"]
-    assert len(uploads) == 2  # the changed file, once per region; the others are server-side copies
+    # The changed file and the set's marker, once per region; the others are server-side copies.
+    assert len(uploads) == 2 * len(env.regions)
     text = out.getvalue()
     assert f"TemplatesPrefix '{before.prefix}' -> '{after.prefix}'" in text
-    assert "update stack set edgecdn-staging (all instances, us-east-1 then us-west-2)" in text
+    assert "update stack set edgecdn-staging (all instances, 7 region(s) in parallel)" in text
     assert _alarm(clients, account, alarm_name)["Threshold"] == 2.5
     # Nothing was replaced: the nested stacks were updated in place.
     assert clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP) \
@@ -168,8 +172,9 @@ def test_deploy_resumes_a_rollout_that_was_interrupted_in_the_primary_region(
     clients = moto_clients(moto)
     console, out = console_and_buffer()
     assert bootstrap(env, clients, console) == 0
-    # The first run is interrupted (Ctrl-C) when it is about to start its third operation:
-    # the edge instances and the first account's primary instance exist, the others do not.
+    # The first run is interrupted (Ctrl-C) when it is about to start its third operation: the
+    # instances of us-east-1 and the log and replica regions, and the first account's primary
+    # instance exist, the other primary instances do not.
     real_run = StackSetOps.run
     started: list[str] = []
 
@@ -184,7 +189,8 @@ def test_deploy_resumes_a_rollout_that_was_interrupted_in_the_primary_region(
         Deployer(templates, clients, console).run()
     monkeypatch.setattr(StackSetOps, "run", real_run)
     cfn = clients.admin("cloudformation", "us-east-1")
-    assert len(cfn.list_stack_instances(StackSetName="edgecdn-prod")["Summaries"]) == 4
+    outside_primary = len(env.regions) - 1
+    assert len(cfn.list_stack_instances(StackSetName="edgecdn-prod")["Summaries"]) == 3 * outside_primary + 1
 
     console, out = console_and_buffer()
     deployer = Deployer(templates, clients, console)
@@ -194,9 +200,9 @@ def test_deploy_resumes_a_rollout_that_was_interrupted_in_the_primary_region(
     assert "create us-west-2 instance for account 444444444444" in text
     assert "create us-west-2 instance for account 555555555555" in text
     assert "instance for account 333333333333" not in text
-    assert "create us-east-1" not in text
+    assert "create instance(s) for account(s)" not in text
     summaries = cfn.list_stack_instances(StackSetName="edgecdn-prod")["Summaries"]
-    assert len(summaries) == 6 and {s["Status"] for s in summaries} == {"CURRENT"}
+    assert len(summaries) == 3 * len(env.regions) and {s["Status"] for s in summaries} == {"CURRENT"}
 
 
 def test_destroy_deletes_instances_then_stack_set_and_lists_what_is_retained(moto: str, tmp_path: Path) -> None:
@@ -207,7 +213,11 @@ def test_destroy_deletes_instances_then_stack_set_and_lists_what_is_retained(mot
     assert destroy(env, clients, console) == 0, out.getvalue()
     text = out.getvalue()
     order = [line for line in text.splitlines() if "Started operation" in line]
-    assert "delete us-west-2 instance(s)" in order[0] and "delete us-east-1 instance(s)" in order[1]
+    # Every other region at once (the primary among them), then us-east-1: two operations.
+    assert len(order) == 2
+    assert order[0].endswith(f"delete the instance(s) of account(s) {account} in "
+                             f"{', '.join(r for r in env.regions if r != 'us-east-1')}")
+    assert order[1].endswith(f"delete the instance(s) of account(s) {account} in us-east-1")
     assert "Deleted stack set edgecdn-staging." in text
     origin = f"edgecdn-staging-origin-{account}-us-west-2"
     assert f"{account} us-west-2  AWS::S3::Bucket" in text and origin in text
@@ -237,3 +247,39 @@ def test_second_deploy_makes_no_mutating_call(moto: str, tmp_path: Path, name: s
     assert Deployer(templates, clients, console).run() == 0
     assert clients.log.since(mark).mutating == []
     assert "No changes were made." in out.getvalue()
+
+
+def test_a_failed_update_rolls_back_names_the_resource_and_the_next_deploy_recovers(moto: str) -> None:
+    """An alias that a distribution of another AWS account holds fails the update (the pre-flight
+    sees only the environment's accounts): the stack rolls back and keeps serving."""
+    env = load_environment("staging")
+    account = env.deploy.accounts[0]
+    templates = real_set("staging")
+    clients = _deployed(moto, env, templates)
+    clients.target("999999999999", "cloudfront", "us-east-1", Access.BOOTSTRAP).create_distribution(DistributionConfig={
+        "CallerReference": "other", "Comment": "", "Enabled": True,
+        "Aliases": {"Quantity": 1, "Items": ["www.staging.example.com"]},
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "o.s3.us-east-1.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})
+    domain = env.domain_for(account)
+    wider = dataclasses.replace(env, account_domains=(
+        (account, dataclasses.replace(domain, aliases=domain.aliases + ("www.staging.example.com",))),))
+    console, out = console_and_buffer()
+    with pytest.raises(RolloutFailed, match="update of stack set edgecdn-staging failed"):
+        Deployer(templates_for(wider), clients, console).run()
+    assert (f"account {account} region us-east-1: CloudfrontStack/Distribution (AWS::CloudFront::Distribution) "
+            "UPDATE_FAILED: CNAMEAlreadyExists") in out.getvalue()
+    # Every region updates at once: the primary region's update (no change there) went through.
+    results = [line for line in out.getvalue().splitlines() if "[FAILED]" in line][-1]
+    assert f"{account}  us-west-2      SUCCEEDED" in results
+    edge = next(s for s in clients.admin("cloudformation", "us-east-1").list_stack_instances(
+        StackSetName="edgecdn-staging")["Summaries"] if s["Region"] == "us-east-1")
+    stack = clients.target(account, "cloudformation", "us-east-1").describe_stacks(StackName=edge["StackId"])["Stacks"][0]
+    assert (edge["Status"], stack["StackStatus"]) == ("OUTDATED", "UPDATE_ROLLBACK_COMPLETE")
+    distribution = clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP).list_distributions()[
+        "DistributionList"]["Items"][0]
+    assert distribution["Aliases"]["Items"] == ["staging.example.com"]  # still serving as before
+    console, out = console_and_buffer()
+    assert Deployer(templates, clients, console).run() == 0, out.getvalue()

@@ -15,12 +15,19 @@ from rollout import cli, naming
 from rollout.aws import THROTTLE_ATTEMPTS
 from rollout.deployer import stack_set_parameters, stack_set_tags
 from rollout.inputs import TemplateSet
-from rollout.publish import Publication, RegionPublication
 from rollout.stackset import StackSetOps
-from rollout_support import StubbedClients, console_and_buffer, real_set, stub_published
+from rollout_support import StubbedClients, console_and_buffer, real_set, stub_bootstrapped, stub_published
 
 EDGE = "us-east-1"
 NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-flight's lookups find nothing here (test_leftovers.py and test_edge_regions.py run
+    them against moto)."""
+    monkeypatch.setattr("rollout.deployer.preflight", lambda templates, clients, console: None)
+    monkeypatch.setattr("rollout.deployer.find_legacy_log_groups", lambda env, clients: [])
 
 
 def _run_cli(monkeypatch: pytest.MonkeyPatch, clients: StubbedClients, argv: list[str]) -> int:
@@ -28,19 +35,12 @@ def _run_cli(monkeypatch: pytest.MonkeyPatch, clients: StubbedClients, argv: lis
         clients.notify = console.line  # as cli._clients does
         return clients
 
-    monkeypatch.setattr(cli, "_clients", use_stubbed)
+    monkeypatch.setattr(cli, "connect", use_stubbed)
     return deploy.main(argv)
 
 
-def _publication(templates: TemplateSet, clients: StubbedClients) -> Publication:
-    env = templates.env
-    return Publication(templates.prefix, {
-        r: RegionPublication(r, naming.template_bucket_name(env.project, clients.account, r), templates.prefix)
-        for r in env.regions})
-
-
 def _current_stack_set(templates: TemplateSet, clients: StubbedClients) -> dict[str, Any]:
-    parameters = stack_set_parameters(templates, _publication(templates, clients))
+    parameters = stack_set_parameters(templates, clients.account)
     return {"StackSet": {
         "StackSetName": naming.stack_set_name(templates.env), "Status": "ACTIVE", "PermissionModel": "SELF_MANAGED",
         "TemplateBody": templates.root_body, "Tags": stack_set_tags(templates),
@@ -61,6 +61,7 @@ def published_deploy(env_name: str) -> tuple[TemplateSet, StubbedClients, Stubbe
     """The environment's real template set, already published, and the us-east-1 CloudFormation stubber."""
     templates = real_set(env_name)
     clients = StubbedClients()
+    stub_bootstrapped(clients, templates)
     stub_published(clients, templates)
     return templates, clients, clients.stub("cloudformation", EDGE)
 
@@ -90,11 +91,17 @@ def test_failure_in_the_second_region_names_account_region_resource_and_exits_1(
         "AdministrationRoleARN": "arn:aws:iam::999999999999:role/AWSCloudFormationStackSetAdministrationRole",
         "ExecutionRoleName": "AWSCloudFormationStackSetExecutionRole", "Tags": ANY, "PermissionModel": "SELF_MANAGED"})
     cfn.add_response("list_stack_instances", {"Summaries": []}, {"StackSetName": name})
+    # us-east-1 and every edge log region in one operation, all at once.
+    regional = [r for r in env.regions if r != primary]
     cfn.add_response("create_stack_instances", {"OperationId": "op-edge"}, {
-        "StackSetName": name, "Accounts": [account], "Regions": [EDGE], "OperationPreferences": ANY, "OperationId": ANY})
+        "StackSetName": name, "Accounts": [account], "Regions": regional, "OperationPreferences": {
+            "RegionConcurrencyType": "PARALLEL", "FailureToleranceCount": 0, "MaxConcurrentCount": 1},
+        "OperationId": ANY})
     cfn.add_response("describe_stack_set_operation", _operation("op-edge", "SUCCEEDED"), None)
-    cfn.add_response("list_stack_set_operation_results", _results((account, EDGE, "SUCCEEDED", "")), None)
-    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, EDGE)]}, {"StackSetName": name})
+    cfn.add_response("list_stack_set_operation_results",
+                     _results(*[(account, r, "SUCCEEDED", "") for r in regional]), None)
+    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, r) for r in regional]},
+                     {"StackSetName": name})
     distribution_arn = f"arn:aws:cloudfront::{account}:distribution/E2EXAMPLE"
     clients.stub("cloudformation", EDGE, account).add_response("describe_stacks", {"Stacks": [{
         "StackName": "edge", "CreationTime": NOW, "StackStatus": "CREATE_COMPLETE",
@@ -156,11 +163,14 @@ def test_failed_edge_operation_stops_before_the_primary_region(
     account = env.deploy.accounts[0]
     cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
     cfn.add_response("describe_stack_set", _current_stack_set(templates, clients), None)
+    cfn.add_response("list_stack_instances", {"Summaries": []}, None)  # changes ahead: instances missing
     cfn.add_response("list_stack_instances", {"Summaries": []}, None)
     cfn.add_response("create_stack_instances", {"OperationId": "op-edge"}, None)
     cfn.add_response("describe_stack_set_operation", _operation("op-edge", "FAILED"), None)
-    cfn.add_response("list_stack_set_operation_results",
-                     _results((account, EDGE, "FAILED", "The stack failed to create")), None)
+    # Every region runs at once: the others completed although us-east-1 failed.
+    cfn.add_response("list_stack_set_operation_results", _results(
+        (account, EDGE, "FAILED", "The stack failed to create"),
+        *[(account, r, "SUCCEEDED", "") for r in env.regions if r not in (EDGE, env.primary_region)]), None)
     root = f"arn:aws:cloudformation:{EDGE}:{account}:stack/StackSet-edgecdn-staging/root"
     cfn.add_response("describe_stack_instance", {"StackInstance": {"StackId": root}}, None)
     clients.stub("cloudformation", EDGE, account).add_response("describe_stack_events", {"StackEvents": [
@@ -182,8 +192,10 @@ def test_operation_in_progress_is_waited_for_and_the_call_retried(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     templates, clients, cfn = published_deploy("dev")
     account = templates.env.deploy.accounts[0]
+    regions = list(templates.env.regions)
     cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
     cfn.add_response("describe_stack_set", _current_stack_set(templates, clients), None)
+    cfn.add_response("list_stack_instances", {"Summaries": []}, None)
     cfn.add_response("list_stack_instances", {"Summaries": []}, None)
     cfn.add_client_error("create_stack_instances", "OperationInProgressException",
                          "Another Operation on StackSet arn:aws:cloudformation:us-east-1:999999999999:stackset/"
@@ -197,13 +209,15 @@ def test_operation_in_progress_is_waited_for_and_the_call_retried(
     cfn.add_response("list_stack_set_operation_results", _results((account, EDGE, "SUCCEEDED", "")), None)
     cfn.add_response("create_stack_instances", {"OperationId": "op-mine"}, None)
     cfn.add_response("describe_stack_set_operation", _operation("op-mine", "SUCCEEDED"), None)
-    cfn.add_response("list_stack_set_operation_results", _results((account, EDGE, "SUCCEEDED", "")), None)
-    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, EDGE)]}, None)
+    cfn.add_response("list_stack_set_operation_results",
+                     _results(*[(account, r, "SUCCEEDED", "") for r in regions]), None)
+    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, r) for r in regions]}, None)
 
     status = _run_cli(monkeypatch, clients, ["deploy", "--env", "dev"])
     out, err = capsys.readouterr()
     assert status == 0, out + err
-    assert f"Cannot create {EDGE} instance(s) for account(s) {account} yet: Another Operation on StackSet" in out
+    assert (f"Cannot create instance(s) for account(s) {account} in 7 region(s) in parallel: "
+            f"{', '.join(regions)} yet: Another Operation on StackSet") in out
     assert re.search(r"Operation op-ci \(UPDATE, started 2m0\ds ago\) is already running on stack set edgecdn-dev "
                      r"\(another terminal, a CI job or an interrupted run\); waiting for it to finish\.", out)
     assert "That operation ended SUCCEEDED; continuing from the state it left." in out
@@ -225,7 +239,9 @@ def test_interrupted_rollout_resumes_after_the_running_operation(
     cfn.add_response("list_stack_set_operation_results", _results((account, EDGE, "SUCCEEDED", ""),
                                                                   (account, primary, "CANCELLED", "")), None)
     cfn.add_response("describe_stack_set", _current_stack_set(templates, clients), None)
-    instances = {"Summaries": [_instance(account, EDGE), _instance(account, primary, "OUTDATED")]}
+    others = [_instance(account, r) for r in env.regions if r != primary]
+    instances = {"Summaries": [*others, _instance(account, primary, "OUTDATED")]}
+    cfn.add_response("list_stack_instances", instances, None)
     cfn.add_response("list_stack_instances", instances, None)
     cfn.add_response("list_stack_instances", instances, None)
     distribution_arn = f"arn:aws:cloudfront::{account}:distribution/E2EXAMPLE"
@@ -240,7 +256,7 @@ def test_interrupted_rollout_resumes_after_the_running_operation(
         "ParameterOverrides": overrides, "OperationPreferences": ANY, "OperationId": ANY})
     cfn.add_response("describe_stack_set_operation", _operation("op-resume", "SUCCEEDED", "UPDATE"), None)
     cfn.add_response("list_stack_set_operation_results", _results((account, primary, "SUCCEEDED", "")), None)
-    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, EDGE), _instance(account, primary)]}, None)
+    cfn.add_response("list_stack_instances", {"Summaries": [*others, _instance(account, primary)]}, None)
 
     status = _run_cli(monkeypatch, clients, ["deploy", "--env", "staging"])
     out, err = capsys.readouterr()
@@ -259,8 +275,9 @@ def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch, cap
     cfn.add_client_error("describe_stack_set", "Throttling", "Rate exceeded", http_status_code=400)
     cfn.add_client_error("describe_stack_set", "Throttling", "Rate exceeded", http_status_code=400)
     cfn.add_response("describe_stack_set", _current_stack_set(templates, clients), None)
-    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, EDGE)]}, None)
-    cfn.add_response("list_stack_instances", {"Summaries": [_instance(account, EDGE)]}, None)
+    current = {"Summaries": [_instance(account, r) for r in templates.env.regions]}
+    for _ in range(3):  # changes ahead, the regional instances, the final check
+        cfn.add_response("list_stack_instances", current, None)
 
     status = _run_cli(monkeypatch, clients, ["deploy", "--env", "dev"])
     out, err = capsys.readouterr()
@@ -276,7 +293,10 @@ def test_throttling_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch, cap
 
 def test_throttling_that_does_not_stop_fails_with_exit_1(monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture) -> None:
-    templates, clients, cfn = published_deploy("dev")
+    templates = real_set("dev")
+    clients = StubbedClients()
+    stub_bootstrapped(clients, templates)  # nothing is published: the stack set is read first
+    cfn = clients.stub("cloudformation", EDGE)
     cfn.add_response("list_stack_set_operations", {"Summaries": []}, None)
     for _ in range(THROTTLE_ATTEMPTS):
         cfn.add_client_error("describe_stack_set", "Throttling", "Rate exceeded", http_status_code=400)
@@ -378,13 +398,13 @@ def test_destroy_explains_edge_function_replicas_that_cannot_be_deleted_yet(
     assert "The edge functions still have replicas: CloudFront removes them a few hours after the distribution " \
            "is deleted" in out
     assert "run `python deploy.py destroy --env dev` again in a few hours to finish" in out
-    assert "destroy of edgecdn-dev stopped: deleting the us-east-1 instances failed" in err
+    assert "destroy of edgecdn-dev stopped: deleting the instances in us-east-1 failed" in err
     clients.assert_done()  # the stack set itself was not deleted: no DeleteStackSet was stubbed
 
 
 def test_bootstrap_waits_for_a_new_role_to_propagate_to_s3(capsys: pytest.CaptureFixture) -> None:
     from rollout.bootstrap import (administration_policy, administration_trust, bootstrap, execution_policy,
-                                   execution_trust_statement)
+                                   execution_trust_statement, template_bucket_policy)
 
     templates = real_set("dev")
     env = templates.env
@@ -419,6 +439,19 @@ def test_bootstrap_waits_for_a_new_role_to_propagate_to_s3(capsys: pytest.Captur
     s3.add_client_error("get_bucket_policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
     s3.add_client_error("put_bucket_policy", "MalformedPolicy", "Invalid principal in policy")
     s3.add_response("put_bucket_policy", {}, None)
+    for region in env.regions[1:]:  # the other regions' buckets are as bootstrap wants them
+        other = clients.stub("s3", region)
+        other_bucket = naming.template_bucket_name(env.project, clients.account, region)
+        other.add_response("head_bucket", {}, {"Bucket": other_bucket})
+        other.add_response("get_public_access_block", {"PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True}}, None)
+        other.add_response("get_bucket_encryption", {"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}, None)
+        other.add_response("get_bucket_ownership_controls", {"OwnershipControls": {"Rules": [
+            {"ObjectOwnership": "BucketOwnerEnforced"}]}}, None)
+        other.add_response("get_bucket_policy", {"Policy": json.dumps(
+            template_bucket_policy(other_bucket, env, None))}, None)
 
     console, out = console_and_buffer()
     assert bootstrap(env, clients, console) == 0

@@ -24,13 +24,40 @@ def _client(moto: str, service: str, region: str = "us-east-1") -> Any:
     return rehearsal_session().client(service, region_name=region, endpoint_url=moto)
 
 
+class StackFailed(Exception):
+    """The stack did not reach CREATE_COMPLETE (what a CloudFormation waiter reports)."""
+
+    def __init__(self, status: str, reasons: list[str]):
+        super().__init__(f"{status}: {'; '.join(reasons)}")
+        self.status = status
+        self.reasons = reasons
+
+
+def _failure_reasons(cfn: Any, stack_id: str) -> list[str]:
+    """Reasons of the resources that failed, the stack's and its nested stacks', oldest first."""
+    reasons = []
+    for event in reversed(cfn.describe_stack_events(StackName=stack_id)["StackEvents"]):
+        if event["ResourceStatus"].endswith("_FAILED") and event["LogicalResourceId"] != event["StackName"]:
+            reasons.append(f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
+            if event["ResourceType"] == "AWS::CloudFormation::Stack" and event.get("PhysicalResourceId"):
+                reasons.extend(_failure_reasons(cfn, event["PhysicalResourceId"]))
+    return reasons
+
+
 def _create(moto: str, resources: dict[str, Any], region: str = "us-east-1", outputs: dict[str, Any] | None = None,
             name: str = "models") -> dict[str, str]:
-    """Create a stack (synchronous in moto) and return its outputs; errors raise ClientError."""
+    """Create a stack (synchronous in moto) and return its outputs.
+
+    A template error fails the call (ClientError); a resource that fails ends the stack in
+    ROLLBACK_COMPLETE, raised as StackFailed with the failed resources' reasons.
+    """
     template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources, "Outputs": outputs or {}}
     cfn = _client(moto, "cloudformation", region)
-    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"])
-    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    stack_id = cfn.create_stack(StackName=name, TemplateBody=json.dumps(template),
+                                Capabilities=["CAPABILITY_NAMED_IAM"])["StackId"]
+    stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise StackFailed(stack["StackStatus"], _failure_reasons(cfn, stack_id))
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
@@ -59,6 +86,9 @@ def _distribution(association_arn: Any, extra: dict[str, Any] | None = None) -> 
 
 
 def _stack_error(excinfo: pytest.ExceptionInfo) -> str:
+    if isinstance(excinfo.value, StackFailed):
+        assert excinfo.value.status == "ROLLBACK_COMPLETE"
+        return "; ".join(excinfo.value.reasons)
     return excinfo.value.response["Error"]["Message"]
 
 
@@ -91,7 +121,7 @@ def test_lambda_version_ref_is_the_numbered_arn_and_the_distribution_keeps_it(mo
 ])
 def test_distribution_rejects_what_lambda_at_edge_rejects(moto: str, case: str, function: dict,
                                                           association: Any, message: str) -> None:
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {
             "EdgeRole": EDGE_FUNCTION_ROLE, "Viewer": function,
             "ViewerVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Viewer"}}},
@@ -105,7 +135,7 @@ def test_distribution_rejects_what_lambda_at_edge_rejects(moto: str, case: str, 
 def test_edge_function_role_must_trust_edgelambda(moto: str) -> None:
     role = json.loads(json.dumps(EDGE_FUNCTION_ROLE))
     role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] = ["lambda.amazonaws.com"]
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"EdgeRole": role, "Viewer": _edge_function("viewer"),
                        "ViewerVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Viewer"}}},
                        "Distribution": _distribution({"Ref": "ViewerVersion"})})
@@ -131,7 +161,7 @@ def test_web_acl_scope_cloudfront_lives_in_the_global_backend_and_only_from_us_e
     assert ":global/webacl/edge-acl/" in outputs["Arn"]
     assert outputs["Ref"].startswith("edge-acl|") and outputs["Ref"].endswith("|CLOUDFRONT")
     assert wafv2.get_logging_configuration(ResourceArn=outputs["Arn"])["LoggingConfiguration"]["LogDestinationConfigs"]
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Acl": web_acl}, region="us-west-2", name="west")
     assert "must be created in us-east-1" in _stack_error(excinfo)
 
@@ -140,7 +170,7 @@ def test_waf_logging_destination_name_must_start_with_aws_waf_logs(moto: str) ->
     web_acl = {"Type": "AWS::WAFv2::WebACL", "Properties": {
         "Name": "acl2", "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
         "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "a"}}}
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Acl": web_acl, "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "waf"}},
                        "Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
                            "ResourceArn": {"Fn::GetAtt": ["Acl", "Arn"]},
@@ -165,7 +195,7 @@ def test_certificate_validates_through_the_zone_and_covers_the_aliases(moto: str
 
 
 def test_certificate_without_a_zone_fails_instead_of_waiting_forever(moto: str) -> None:
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Certificate": {"Type": "AWS::CertificateManager::Certificate", "Properties": {
             "DomainName": "example.com", "ValidationMethod": "DNS",
             "DomainValidationOptions": [{"DomainName": "example.com", "HostedZoneId": "Z0000000000NOSUCHZONE"}]}}})
@@ -178,7 +208,7 @@ def test_distribution_aliases_need_a_certificate_in_us_east_1_that_covers_them(m
     distribution = _distribution("unused", {"Aliases": ["example.com"], "ViewerCertificate": {
         "AcmCertificateArn": west_arn, "SslSupportMethod": "sni-only"}})
     distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"].pop("LambdaFunctionAssociations")
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Distribution": distribution})
     assert "isn't in us-east-1 region" in _stack_error(excinfo)
 
@@ -186,7 +216,7 @@ def test_distribution_aliases_need_a_certificate_in_us_east_1_that_covers_them(m
 def test_distribution_logging_bucket_must_exist(moto: str) -> None:
     distribution = _distribution("unused", {"Logging": {"Bucket": "no-such-logs.s3.amazonaws.com", "Prefix": "cf/"}})
     distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"].pop("LambdaFunctionAssociations")
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Distribution": distribution})
     assert "The S3 bucket that you specified for CloudFront logs does not exist: no-such-logs.s3.amazonaws.com" \
         in _stack_error(excinfo)
@@ -197,7 +227,7 @@ def test_distribution_policies_and_origin_access_control_must_exist(moto: str) -
     behavior = distribution["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
     behavior.pop("LambdaFunctionAssociations")
     behavior["CachePolicyId"] = "00000000-0000-0000-0000-000000000000"
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Distribution": distribution})
     assert "The cache policy does not exist: 00000000-0000-0000-0000-000000000000" in _stack_error(excinfo)
 
@@ -221,7 +251,7 @@ def test_global_table_has_a_replica_table_in_each_region(moto: str) -> None:
     backups = _client(moto, "dynamodb", "us-west-2").describe_continuous_backups(TableName="edge-config")
     assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     table["Properties"]["Replicas"] = [{"Region": "eu-west-1"}]
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Table": table}, region="us-west-2", name="other")
     assert "Replicas must include the stack's region us-west-2" in _stack_error(excinfo)
 
@@ -253,7 +283,7 @@ def test_alarm_topic_policy_and_subscription_reach_cloudwatch_and_sns(moto: str)
 
 
 def test_alarm_action_topic_must_be_in_the_alarm_region(moto: str) -> None:
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
             "AlarmName": "x", "Namespace": "AWS/DynamoDB", "MetricName": "ThrottledRequests", "Statistic": "Sum",
             "Period": 60, "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold",
@@ -286,7 +316,8 @@ def test_nested_stack_outputs_and_missing_output_error(moto: str) -> None:
     outputs = _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}},
                       outputs={"FromChild": {"Value": {"Fn::GetAtt": ["Child", "Outputs.TopicArn"]}}})
     assert outputs["FromChild"] == "arn:aws:sns:us-east-1:123456789012:child-topic"
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    _client(moto, "cloudformation").delete_stack(StackName="models")  # the child's topic name is free again
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}},
                        "Reader": {"Type": "AWS::SNS::Topic", "Properties": {
                            "TopicName": {"Fn::GetAtt": ["Child", "Outputs.NoSuchOutput"]}}}}, name="second")
@@ -320,11 +351,13 @@ def test_template_rules_are_checked_before_anything_is_created(moto: str) -> Non
     assert ("Template rule DistributionArnInPrimaryRegion failed: In us-west-2, DistributionArn must be the ARN "
             "that the us-east-1 stack outputs as DistributionArn.") in _stack_error(excinfo)
     dev_root = (ROOT / "output" / "dev" / "root.json").read_text()
+    # sa-east-1: a regional edge cache, but beyond dev's PriceClass_100, so not one of dev's regions.
     dev_account = _account_session(moto, "111111111111").client(
-        "cloudformation", region_name="us-west-2", endpoint_url=moto)
+        "cloudformation", region_name="sa-east-1", endpoint_url=moto)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         dev_account.create_stack(StackName="wrong-region", TemplateBody=dev_root, Parameters=templates_bucket)
-    assert "Template rule SupportedRegion failed: This environment deploys only to us-east-1." in _stack_error(excinfo)
+    assert ("Template rule SupportedRegion failed: This environment deploys only to us-east-1, us-east-2, "
+            "us-west-1, us-west-2, eu-central-1, eu-west-1, eu-west-2.") in _stack_error(excinfo)
     assert s3.list_objects_v2(Bucket="rule-templates")["KeyCount"] == 0
     for client in (cfn, dev_account, _client(moto, "cloudformation", "us-west-2")):
         assert [s["StackName"] for s in client.list_stacks()["StackSummaries"]] == []
@@ -352,7 +385,7 @@ def test_bucket_settings_reach_the_s3_api_and_access_logs_stay_in_the_region(mot
     cross = json.loads(json.dumps(origin))
     cross["Properties"]["BucketName"] = "west-origin-2"
     cross["Properties"]["LoggingConfiguration"]["DestinationBucketName"] = "east-logs"
-    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+    with pytest.raises(StackFailed) as excinfo:
         _create(moto, {"Origin": cross}, region="us-west-2", name="cross")
     assert "CrossLocationLoggingProhibited" in _stack_error(excinfo)
 
@@ -390,3 +423,132 @@ def test_nested_stack_update_reaches_dependents_in_dependency_order(moto: str) -
     cfn.update_stack(StackName="order", TemplateBody=root, Parameters=[{"ParameterKey": "Prefix", "ParameterValue": "v2/"}])
     assert cloudwatch.describe_alarms(AlarmNames=["order-alarm"])["MetricAlarms"][0]["AlarmActions"] == [
         "arn:aws:sns:us-east-1:123456789012:second-topic"]
+
+
+# --- log groups, LoggingConfig, parallel stack-set operations (issue 9) ---------------------------
+
+
+def _logs_key(principal_region: str | None = "us-east-1") -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+         "Action": "kms:*", "Resource": "*"}]
+    if principal_region:
+        statements.append({"Effect": "Allow", "Principal": {"Service": f"logs.{principal_region}.amazonaws.com"},
+                           "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*",
+                                      "kms:DescribeKey"], "Resource": "*"})
+    return {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": statements}}}
+
+
+def _group(name: str, retention: int | None = 30, key: Any = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    properties: dict[str, Any] = {"LogGroupName": name}
+    if retention is not None:
+        properties["RetentionInDays"] = retention
+    if key is not None:
+        properties["KmsKeyId"] = key
+    if tags:
+        properties["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return {"Type": "AWS::Logs::LogGroup", "Properties": properties}
+
+
+def test_log_group_gets_its_key_retention_and_tags_and_updates_in_place(moto: str) -> None:
+    _create(moto, {"Key": _logs_key(), "Group": _group("/shop/prod/lambda-edge/viewer-request",
+                                                       key={"Fn::GetAtt": ["Key", "Arn"]}, tags={"Project": "shop"})})
+    logs = _client(moto, "logs")
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/shop/")["logGroups"]
+    assert group["retentionInDays"] == 30 and group["kmsKeyId"].startswith("arn:aws:kms:us-east-1:")
+    assert logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"] == {"Project": "shop"}
+
+    cfn = _client(moto, "cloudformation")
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {
+        "Key": _logs_key(), "Group": _group("/shop/prod/lambda-edge/viewer-request", retention=90,
+                                            key={"Fn::GetAtt": ["Key", "Arn"]}, tags={"Team": "web"})}}
+    cfn.update_stack(StackName="models", TemplateBody=json.dumps(template))
+    assert cfn.describe_stacks(StackName="models")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/shop/")["logGroups"]
+    assert group["retentionInDays"] == 90
+    assert logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"] == {"Team": "web"}
+
+
+@pytest.mark.parametrize(("case", "resources", "reason"), [
+    ("key that CloudWatch Logs of the region may not use",
+     {"Key": _logs_key(principal_region=None), "Group": _group("/g", key={"Fn::GetAtt": ["Key", "Arn"]})},
+     "The specified KMS key"),
+    ("key whose policy names another region's CloudWatch Logs",
+     {"Key": _logs_key(principal_region="eu-west-1"), "Group": _group("/g", key={"Fn::GetAtt": ["Key", "Arn"]})},
+     "is not allowed to be used with CloudWatch Logs"),
+    ("key of another region",
+     {"Group": _group("/g", key="arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555")},
+     "does not exist or is not allowed"),
+    ("retention CloudWatch Logs does not offer", {"Group": _group("/g", retention=10)},
+     "RetentionInDays 10 is not one of 1, 3, 5, 7, 14, 30"),
+])
+def test_log_group_refuses_what_cloudwatch_logs_refuses(moto: str, case: str, resources: dict, reason: str) -> None:
+    with pytest.raises(StackFailed) as excinfo:
+        _create(moto, resources)
+    assert reason in _stack_error(excinfo), case
+    assert _client(moto, "logs").describe_log_groups(logGroupNamePrefix="/g")["logGroups"] == []
+
+
+def test_log_group_name_taken_fails_already_exists(moto: str) -> None:
+    _client(moto, "logs").create_log_group(logGroupName="/taken")
+    with pytest.raises(StackFailed) as excinfo:
+        _create(moto, {"Group": _group("/taken")})
+    assert "Resource of type 'AWS::Logs::LogGroup' with identifier '/taken' already exists." in _stack_error(excinfo)
+
+
+def test_lambda_logging_config_through_cloudformation_and_the_api(moto: str) -> None:
+    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}}}
+    function = _edge_function("logs-here")
+    function["Properties"]["Role"] = {"Fn::GetAtt": ["EdgeRole", "Arn"]}
+    function["Properties"]["LoggingConfig"] = {"LogGroup": {"Ref": "Group"}}
+    plain = _edge_function("logs-default")
+    _create(moto, {"EdgeRole": role, "Group": _group("/shop/prod/lambda-edge/x"), "Fn": function, "Plain": plain})
+    lambda_client = _client(moto, "lambda")
+    assert lambda_client.get_function_configuration(FunctionName="logs-here")["LoggingConfig"] == {
+        "LogFormat": "Text", "LogGroup": "/shop/prod/lambda-edge/x"}
+    assert lambda_client.get_function_configuration(FunctionName="logs-default")["LoggingConfig"] == {
+        "LogFormat": "Text", "LogGroup": "/aws/lambda/logs-default"}
+    lambda_client.update_function_configuration(FunctionName="logs-default", LoggingConfig={"LogGroup": "/other"})
+    assert lambda_client.get_function_configuration(FunctionName="logs-default")["LoggingConfig"]["LogGroup"] == "/other"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        lambda_client.update_function_configuration(FunctionName="logs-default",
+                                                    LoggingConfig={"LogGroup": "no spaces allowed"})
+    assert excinfo.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        lambda_client.update_function_configuration(FunctionName="logs-default", LoggingConfig={
+            "LogFormat": "Text", "ApplicationLogLevel": "DEBUG"})
+    assert "JSON log format" in excinfo.value.response["Error"]["Message"]
+
+
+def _stack_set(moto: str, name: str, template: dict[str, Any]) -> Any:
+    cfn = _client(moto, "cloudformation")
+    cfn.create_stack_set(StackSetName=name, TemplateBody=json.dumps(template), PermissionModel="SELF_MANAGED")
+    return cfn
+
+
+@pytest.mark.parametrize(("concurrency", "expected"), [
+    # One after the other: the failing region stops the operation, the later region is cancelled.
+    ("SEQUENTIAL", {"us-east-1": "FAILED", "eu-west-1": "CANCELLED"}),
+    # All at once: each region runs its own course.
+    ("PARALLEL", {"us-east-1": "FAILED", "eu-west-1": "SUCCEEDED"}),
+])
+def test_a_failed_region_cancels_later_regions_only_when_they_go_one_after_the_other(
+        moto: str, concurrency: str, expected: dict[str, str]) -> None:
+    # The group exists in us-east-1 only: that region's instance fails "already exists".
+    _client(moto, "logs").create_log_group(logGroupName="/in-the-way")
+    cfn = _stack_set(moto, f"set-{concurrency.lower()}", {
+        "AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Group": _group("/in-the-way")}})
+    preferences: dict[str, Any] = {"RegionConcurrencyType": concurrency, "FailureToleranceCount": 0,
+                                   "MaxConcurrentCount": 1}
+    if concurrency == "SEQUENTIAL":
+        preferences["RegionOrder"] = ["us-east-1", "eu-west-1"]
+    operation = cfn.create_stack_instances(StackSetName=f"set-{concurrency.lower()}", Accounts=["123456789012"],
+                                           Regions=["us-east-1", "eu-west-1"], OperationPreferences=preferences)
+    op_id = operation["OperationId"]
+    described = cfn.describe_stack_set_operation(StackSetName=f"set-{concurrency.lower()}", OperationId=op_id)
+    assert described["StackSetOperation"]["Status"] == "FAILED"
+    assert described["StackSetOperation"]["OperationPreferences"]["RegionConcurrencyType"] == concurrency
+    results = cfn.list_stack_set_operation_results(StackSetName=f"set-{concurrency.lower()}", OperationId=op_id)
+    assert {r["Region"]: r["Status"] for r in results["Summaries"]} == expected

@@ -37,7 +37,17 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
     assert "111111111111: no custom domain: the distribution uses CloudFront's default certificate" in out
     assert "ok   111111111111: edge-config push: the table serves config/edge/dev.yaml (sha256:" in out
     assert "ok   the same edge-config push again wrote nothing (0 mutating calls)" in out
-    assert "Rehearsal passed: 11 checks." in out
+    assert "ok   site: a rebuild with new modification times made no mutating call (0 mutating)" in out
+    assert "ok   site: one changed page is one upload and one invalidation path (/about.html) in each of 1 " \
+           "account(s)" in out
+    assert "ok   site: rollback restored /about.html from its previous version by a server-side copy" in out
+    assert ("ok   111111111111: edge function edgecdn-dev-viewer-request logs to "
+            "/edgecdn/dev/lambda-edge/viewer-request") in out
+    assert ("ok   111111111111: 3 edge-function log groups in each of the 7 edge log regions, with retention 14 "
+            "days, that region's KMS key and the tags") in out
+    assert ("ok   111111111111: primary table in us-east-1: alarms on ReadThrottleEvents, SystemErrors, "
+            "WriteThrottleEvents, notifying arn:aws:sns:us-east-1:111111111111:edgecdn-dev-alarms") in out
+    assert "Rehearsal passed: 20 checks." in out
     assert "FAIL" not in out
 
 
@@ -50,7 +60,8 @@ def test_rehearsal_of_the_generated_output(moto_endpoint: str, name: str) -> Non
     assert report.ok, text
     assert "FAIL" not in text
 
-    # Figures the issue asks for: the topology's operations, and a no-op second deploy.
+    # Figures the issue asks for: the topology's operations (one for us-east-1 and every log and
+    # replica region, one per account for the primary region), and a no-op second deploy.
     assert report.phase("deploy").operations == 1 + len(env.deploy.accounts)
     assert report.phase("deploy again (no-op)").mutating == 0
     assert report.phase("deploy again (no-op)").operations == 0
@@ -60,7 +71,8 @@ def test_rehearsal_of_the_generated_output(moto_endpoint: str, name: str) -> Non
     summaries = clients.admin("cloudformation", "us-east-1").list_stack_instances(
         StackSetName=f"edgecdn-{name}")["Summaries"]
     assert sorted((s["Account"], s["Region"], s["Status"]) for s in summaries) == sorted(
-        (a, r, "CURRENT") for a in env.deploy.accounts for r in ("us-east-1", env.primary_region))
+        (a, r, "CURRENT") for a in env.deploy.accounts for r in env.regions)
+    assert len(env.regions) == (13 if name == "prod" else 7)
     for account in env.deploy.accounts:
         distributions = clients.target(account, "cloudfront", "us-east-1", Access.BOOTSTRAP) \
             .list_distributions()["DistributionList"]["Items"]
@@ -76,6 +88,17 @@ def test_rehearsal_of_the_generated_output(moto_endpoint: str, name: str) -> Non
             table = clients.target(account, "dynamodb", region, Access.BOOTSTRAP).describe_table(
                 TableName=env.edge_config_table_name)["Table"]
             assert [k["KeyType"] for k in table["KeySchema"]] == ["HASH", "RANGE"]
+        # The edge functions' log groups, in a region with nothing else of the environment.
+        log_only = "sa-east-1" if name == "prod" else "eu-central-1"
+        groups = clients.target(account, "logs", log_only, Access.BOOTSTRAP).describe_log_groups(
+            logGroupNamePrefix=f"/edgecdn/{name}/")["logGroups"]
+        assert sorted((g["logGroupName"], g["retentionInDays"], g["kmsKeyId"].split(":")[3]) for g in groups) == [
+            (f"/edgecdn/{name}/lambda-edge/{event}", env.function_log_retention_days, log_only)
+            for event in ("origin-response", "viewer-request", "viewer-response")]
+        for replica in env.replica_regions:
+            replica_alarms = clients.target(account, "cloudwatch", replica, Access.BOOTSTRAP).describe_alarms()
+            assert sorted(a["MetricName"] for a in replica_alarms["MetricAlarms"]) == [
+                "ReadThrottleEvents", "SystemErrors", "WriteThrottleEvents"]
         alarms = clients.target(account, "cloudwatch", "us-east-1", Access.BOOTSTRAP).describe_alarms()["MetricAlarms"]
         cloudfront_alarms = [a for a in alarms if a.get("Namespace") == "AWS/CloudFront"]
         assert cloudfront_alarms and all(
