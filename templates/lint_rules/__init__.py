@@ -52,12 +52,13 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cfnlint.config import ConfigMixIn
-from cfnlint.decode.decode import decode_str
-from cfnlint.match import Match
-from cfnlint.rules import Rules
-from cfnlint.runner import Runner, run_template_by_data
+# cfn-lint is imported where it is used: the template builders import the shared analysis in
+# _edge.py (a submodule of this package), and generate.py --no-lint should not pay ~0.8 s for it.
+if TYPE_CHECKING:
+    from cfnlint.match import Match
+    from cfnlint.rules import Rules
 
 RULES_DIR = Path(__file__).parent
 
@@ -69,6 +70,9 @@ _CHECKS = ["I"]  # errors and warnings are always on; add informational checks
 @functools.cache
 def _rules() -> Rules:
     """cfn-lint's own rules plus this directory, loaded once (loading takes about a second)."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
     config = ConfigMixIn(append_rules=[str(RULES_DIR)], include_checks=_CHECKS)
     return Runner(config).rules
 
@@ -85,6 +89,10 @@ def lint_template(template_text: str, regions: list[str]) -> list[Match]:
     each time. cfn-lint rules keep per-run state: do not call this from several
     threads at once.
     """
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner import run_template_by_data
+
     template, errors = decode_str(template_text)
     if errors:
         return list(errors)

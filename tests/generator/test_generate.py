@@ -13,6 +13,7 @@ import pytest
 import generate
 from templates import build
 from templates.config import load_environment
+from templates.lint import LintResults
 
 PROJECT = Path(__file__).resolve().parents[2]
 GENERATE = str(PROJECT / "generate.py")
@@ -42,7 +43,7 @@ def test_output_is_byte_stable_across_processes(tmp_path):
 
 def test_full_run_lints_and_prints_the_table(tmp_path):
     out = tmp_path / "out"
-    result = run("--env", "prod", "--output", str(out), cwd=tmp_path)
+    result = run("--env", "prod", "--output", str(out), "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("prod (prod.yaml; linted for us-east-1 + us-west-2 + us-east-2 + us-west-1 + ap-south-1 + "
             "ap-northeast-1 + ap-northeast-2 + ap-southeast-1 + ap-southeast-2 + eu-central-1 + eu-west-1 + "
@@ -52,6 +53,7 @@ def test_full_run_lints_and_prints_the_table(tmp_path):
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0].endswith(".json")]
     assert {row[0] for row in rows} == {f"{c}.json" for c in ("root", *build.root.COMPONENTS)}
     assert all(row[-1] == "0" for row in rows), rows
+    assert "lint: 8 templates linted, 0 reused from the cache" in result.stdout
     assert sorted(p.name for p in (out / "prod").iterdir()) == sorted(r[0] for r in rows)
 
 
@@ -179,10 +181,11 @@ def test_lint_findings_fail_the_run_and_write_nothing(tmp_path, monkeypatch, cap
     out.mkdir()
     (out / "keep.txt").write_text("previous")
 
-    def findings(files, regions):
-        return {name: (["E3001 something is wrong (line 3)"] if name == "waf.json" else []) for name in files}
+    def findings(requests, jobs, cache, read_cache):
+        waf = build.render_environment(load_environment("staging"))["waf.json"]
+        return LintResults([["E3001 something is wrong (line 3)"] if r.body == waf else [] for r in requests], 0)
 
-    monkeypatch.setattr(generate, "lint_environment", findings)
+    monkeypatch.setattr(generate, "lint_templates", findings)
     assert generate.main(["--env", "staging", "--output", str(out)]) == 1
     err = capsys.readouterr().err
     assert "staging/waf.json: E3001 something is wrong (line 3)" in err
@@ -224,7 +227,8 @@ def test_wiring_check_finds_each_kind_of_mismatch(built):
 def test_help_reads_like_documentation(tmp_path):
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for words in ("--env NAME", "--check", "--no-lint", "Exit status: 0 success, 1 a failed check"):
+    for words in ("--env NAME", "--check", "--no-lint", "--no-cache", "--jobs N", "--cache-dir DIR",
+                  "Exit status: 0 success, 1 a failed check"):
         assert words in result.stdout
 
 
