@@ -26,6 +26,10 @@ TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 
 # StackSets answers this when another operation is running; botocore does not retry it.
 IN_PROGRESS_CODE = "OperationInProgressException"
+# The answer to a call whose OperationId the stack set has already used. The ids are fresh UUIDs,
+# so it only comes back when the SDK retried our own call (a read timeout, a dropped connection)
+# after StackSets had accepted it: the operation is ours and running.
+ID_TAKEN_CODE = "OperationIdAlreadyExistsException"
 
 # How many times a call that met OperationInProgressException waits and tries again: each time
 # someone else's operation ran to completion first.
@@ -177,6 +181,9 @@ class StackSetOps:
             try:
                 response = call(operation_id)
             except botocore.exceptions.ClientError as exc:
+                if error_code(exc) == ID_TAKEN_CODE:
+                    self.started.append(operation_id)
+                    return operation_id
                 if error_code(exc) != IN_PROGRESS_CODE:
                     raise
                 self.console.line(f"Cannot {what} yet: {error_message(exc)}")

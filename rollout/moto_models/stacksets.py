@@ -23,17 +23,22 @@ What moto did, and what StackSets does (and this module makes moto do):
 - Instance parameter overrides are merged over the stack set's parameters (moto replaced them);
   UpdateStackSet and UpdateStackInstances reach the instances' stacks (moto only recorded the new
   values); a stack instance reports the id of its real stack.
+- One operation at a time per stack set: a call that would start one while another runs fails with
+  OperationInProgressException, and an OperationId the stack set has already used fails with
+  OperationIdAlreadyExistsException, as StackSets does. Here an operation runs inside the call, so
+  a client that times out and retries the call (same OperationId) meets exactly these errors.
 """
 
 from __future__ import annotations
 
 import contextvars
+import threading
 import uuid
 from typing import Any, Callable
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import responses as cfn_responses
-from moto.cloudformation.exceptions import StackInstanceNotFound
+from moto.cloudformation.exceptions import CloudFormationError, StackInstanceNotFound
 
 from rollout.moto_models import lifecycle
 
@@ -166,7 +171,12 @@ def run_operation(stack_set: cfn_models.StackSet, action: str, targets: list[Emu
     preferences = _PREFERENCES.get()
     tolerance = int(preferences.get("FailureToleranceCount") or 0)
     parallel = preferences.get("RegionConcurrencyType") == "PARALLEL"
-    results = []
+    # Listed from the start, RUNNING, as StackSets lists an operation it has accepted.
+    operation = stack_set._create_operation(
+        operation_id=operation_id or _OPERATION_ID.get() or str(uuid.uuid4()), action=action, status="RUNNING",
+        accounts=sorted({t.account_id for t in targets}), regions=sorted({t.region_name for t in targets}))
+    operation["OperationPreferences"] = {k: v for k, v in preferences.items() if v not in (None, [], "")}
+    results = operation["Results"] = []
     stopped = failed = False
     for region in _region_order(preferences, [t.region_name for t in targets]):
         if parallel:
@@ -191,12 +201,7 @@ def run_operation(stack_set: cfn_models.StackSet, action: str, targets: list[Emu
             results.append(result)
             if failures > tolerance:
                 stopped = failed = True
-    operation = stack_set._create_operation(
-        operation_id=operation_id or _OPERATION_ID.get() or str(uuid.uuid4()), action=action,
-        status="FAILED" if failed else "SUCCEEDED",
-        accounts=sorted({t.account_id for t in targets}), regions=sorted({t.region_name for t in targets}))
-    operation["Results"] = results
-    operation["OperationPreferences"] = {k: v for k, v in preferences.items() if v not in (None, [], "")}
+    operation["Status"] = "FAILED" if failed else "SUCCEEDED"
     return operation
 
 
@@ -273,15 +278,41 @@ def _delete_stack_instances(self: cfn_models.StackSet, accounts: list[str], regi
     run_operation(self, "DELETE", targets, delete_instance)
 
 
+class OperationInProgress(CloudFormationError):
+    code = "OperationInProgressException"
+
+
+class OperationIdAlreadyExists(CloudFormationError):
+    code = "OperationIdAlreadyExistsException"
+
+
+# The stack sets (by id) whose operation is running now, in any of the server's request threads.
+_RUNNING: dict[str, str] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
 def _with_preferences(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def serve(self: Any) -> Any:
         preferences = self._get_params().get("OperationPreferences") or {}
-        tokens = (_PREFERENCES.set(preferences), _OPERATION_ID.set(self._get_param("OperationId")))
+        operation_id = self._get_param("OperationId")
+        stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+        running = f"{self.current_account}/{self.region}/{stack_set.id}"
+        with _RUNNING_LOCK:
+            if operation_id and (operation_id == _RUNNING.get(running)
+                                 or any(op["OperationId"] == operation_id for op in stack_set.operations)):
+                raise OperationIdAlreadyExists(f"The operation ID {operation_id} already exists.")
+            if running in _RUNNING:
+                raise OperationInProgress(f"Another Operation on StackSet {stack_set.id} is in progress: "
+                                          f"{_RUNNING[running]}.")
+            _RUNNING[running] = operation_id or "(no id)"
+        tokens = (_PREFERENCES.set(preferences), _OPERATION_ID.set(operation_id))
         try:
             return method(self)
         finally:
             _PREFERENCES.reset(tokens[0])
             _OPERATION_ID.reset(tokens[1])
+            with _RUNNING_LOCK:
+                del _RUNNING[running]
     serve.__name__ = method.__name__
     return serve
 

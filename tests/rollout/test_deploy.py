@@ -5,18 +5,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import urllib.request
 from pathlib import Path
 
+import botocore.exceptions
 import pytest
 
-from rollout.aws import Access
+from rollout.aws import Access, Clients
 from rollout.bootstrap import bootstrap
 from rollout.deployer import Deployer
 from rollout.destroy import destroy
 from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet, load_templates
 from rollout.inspect import diff, outputs, status
-from rollout.rehearse import seed_accounts
+from rollout.rehearse import rehearsal_session, seed_accounts
 from rollout.scenarios import templates_for
 from rollout.stackset import StackSetOps
 from rollout_support import ROOT, console_and_buffer, moto_clients, real_set
@@ -283,3 +285,36 @@ def test_a_failed_update_rolls_back_names_the_resource_and_the_next_deploy_recov
     assert distribution["Aliases"]["Items"] == ["staging.example.com"]  # still serving as before
     console, out = console_and_buffer()
     assert Deployer(templates, clients, console).run() == 0, out.getvalue()
+
+
+def test_an_operation_accepted_before_the_call_timed_out_is_waited_for_not_started_again(moto: str) -> None:
+    # CreateStackInstances reaches StackSets, which starts the operation, but the answer never comes
+    # back (a read timeout): the SDK sends the same call again, with the same OperationId, and
+    # StackSets answers OperationIdAlreadyExistsException. That operation is ours: deploy waits for it.
+    env = load_environment("dev")
+    seed_accounts(env)
+    session = rehearsal_session()
+    timed_out: list[str] = []
+
+    def accepted_then_timed_out(request, **_) -> None:
+        if timed_out:
+            return None  # the retry goes out as usual
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        with urllib.request.urlopen(urllib.request.Request(
+                request.url, data=body, headers=dict(request.headers), method=request.method), timeout=120):
+            pass
+        timed_out.append(request.url)
+        raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
+
+    session.events.register("before-send.cloudformation.CreateStackInstances", accepted_then_timed_out)
+    clients = Clients(session, endpoint_url=moto)
+    console, out = console_and_buffer()
+    assert bootstrap(env, clients, console) == 0
+    deployer = Deployer(real_set("dev"), clients, console)
+    assert deployer.run() == 0, out.getvalue()
+    assert timed_out
+    assert len(deployer.ops.started) == 1
+    operations = deployer.ops.cfn.list_stack_set_operations(StackSetName=deployer.ops.name)["Summaries"]
+    assert [(o["OperationId"], o["Status"]) for o in operations] == [(deployer.ops.started[0], "SUCCEEDED")]
+    assert {s["Status"] for s in deployer.ops.cfn.list_stack_instances(
+        StackSetName=deployer.ops.name)["Summaries"]} == {"CURRENT"}

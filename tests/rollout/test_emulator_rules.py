@@ -5,6 +5,7 @@ operations and their retry."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import boto3
@@ -360,3 +361,58 @@ def test_failure_tolerance_lets_the_other_accounts_go_on(moto: str) -> None:
     assert {k: v[0] for k, v in _results(cfn, operation_id).items()} == {
         (ACCOUNT_A, "us-east-1"): "FAILED", (ACCOUNT_B, "us-east-1"): "SUCCEEDED",
         (ACCOUNT_A, "us-west-2"): "SUCCEEDED", (ACCOUNT_B, "us-west-2"): "SUCCEEDED"}
+
+
+def test_an_operation_id_is_used_once(moto: str) -> None:
+    cfn = _stack_set(moto, {"Group": LOG_GROUP})
+    cfn.create_stack_instances(StackSetName="rules", Accounts=[ACCOUNT_A], Regions=["us-east-1"],
+                               OperationId="op-once")
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        cfn.create_stack_instances(StackSetName="rules", Accounts=[ACCOUNT_B], Regions=["us-east-1"],
+                                   OperationId="op-once")
+    assert raised.value.response["Error"]["Code"] == "OperationIdAlreadyExistsException"
+    assert [s["Account"] for s in cfn.list_stack_instances(StackSetName="rules")["Summaries"]] == [ACCOUNT_A]
+
+
+def test_one_operation_runs_at_a_time_and_is_listed_while_it_runs(
+        moto: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The emulator runs an operation inside the call; hold it there while other calls come in, as
+    # they do on AWS while an operation runs (another terminal, or the SDK retrying a timed-out call).
+    from rollout.moto_models import stacksets
+
+    entered, release = threading.Event(), threading.Event()
+    deploy = stacksets.deploy_instance
+
+    def held(stack_set: Any, instance: Any) -> str:
+        entered.set()
+        assert release.wait(30)
+        return deploy(stack_set, instance)
+
+    monkeypatch.setattr(stacksets, "deploy_instance", held)
+    cfn = _stack_set(moto, {"Group": LOG_GROUP})
+    first = threading.Thread(target=lambda: cfn.create_stack_instances(
+        StackSetName="rules", Accounts=[ACCOUNT_A], Regions=["us-east-1"], OperationId="op-first"))
+    first.start()
+    try:
+        assert entered.wait(30)
+        running = cfn.describe_stack_set_operation(StackSetName="rules", OperationId="op-first")
+        assert running["StackSetOperation"]["Status"] == "RUNNING"
+        calls = {
+            "OperationIdAlreadyExistsException": dict(Accounts=[ACCOUNT_A], OperationId="op-first"),
+            "OperationInProgressException": dict(Accounts=[ACCOUNT_B], OperationId="op-second"),
+        }
+        for code, arguments in calls.items():
+            with pytest.raises(botocore.exceptions.ClientError) as raised:
+                _client(moto, "cloudformation").create_stack_instances(
+                    StackSetName="rules", Regions=["us-east-1"], **arguments)
+            assert raised.value.response["Error"]["Code"] == code
+    finally:
+        release.set()
+        first.join(30)
+    done = cfn.describe_stack_set_operation(StackSetName="rules", OperationId="op-first")["StackSetOperation"]
+    assert done["Status"] == "SUCCEEDED"
+    # The refused call started nothing; the next one runs.
+    cfn.create_stack_instances(StackSetName="rules", Accounts=[ACCOUNT_B], Regions=["us-east-1"],
+                               OperationId="op-second")
+    assert {s["Account"]: s["Status"] for s in cfn.list_stack_instances(StackSetName="rules")["Summaries"]} == {
+        ACCOUNT_A: "CURRENT", ACCOUNT_B: "CURRENT"}
