@@ -241,28 +241,26 @@ class Deployer:
         missing = {a: tuple(r for r in regions if (a, r) not in instances) for a in self.accounts}
         stale = {a: tuple(r for r in regions if (a, r) in instances and instances[(a, r)].get("Status") != "CURRENT")
                  for a in self.accounts}
-        name = self.ops.name
         for targets, accounts in accounts_by_regions(missing):
-            outcome = self.ops.run(
+            self._run_in_regions(
                 f"create instance(s) for account(s) {', '.join(accounts)} in {len(targets)} region(s) "
                 f"in parallel: {', '.join(targets)}",
-                lambda op_id, accounts=accounts, targets=targets: self.ops.cfn.create_stack_instances(
-                    StackSetName=name, Accounts=accounts, Regions=list(targets),
-                    OperationPreferences=operation_preferences(self.env, list(targets), parallel=True),
-                    OperationId=op_id),
-            )
-            self._check(outcome, f"instances in {', '.join(targets)}")
+                self.ops.cfn.create_stack_instances, accounts, targets)
         for targets, accounts in accounts_by_regions(stale):
             # An earlier operation failed or was stopped: apply the stack set's template again
             # (no ParameterOverrides: the instances keep their overrides).
-            outcome = self.ops.run(
+            self._run_in_regions(
                 f"update outdated instance(s) of account(s) {', '.join(accounts)} in {', '.join(targets)}",
-                lambda op_id, accounts=accounts, targets=targets: self.ops.cfn.update_stack_instances(
-                    StackSetName=name, Accounts=accounts, Regions=list(targets),
-                    OperationPreferences=operation_preferences(self.env, list(targets), parallel=True),
-                    OperationId=op_id),
-            )
-            self._check(outcome, f"instances in {', '.join(targets)}")
+                self.ops.cfn.update_stack_instances, accounts, targets)
+
+    def _run_in_regions(self, what: str, call: Callable[..., Any], accounts: list[str],
+                        targets: tuple[str, ...]) -> None:
+        """One operation of `call` (create or update instances) for `accounts` in `targets`, all regions at once."""
+        name = self.ops.name
+        outcome = self.ops.run(what, lambda op_id: call(
+            StackSetName=name, Accounts=accounts, Regions=list(targets),
+            OperationPreferences=operation_preferences(self.env, list(targets), parallel=True), OperationId=op_id))
+        self._check(outcome, f"instances in {', '.join(targets)}")
 
     def _sync_primary_instances(self) -> None:
         region = self.env.primary_region
