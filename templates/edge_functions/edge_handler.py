@@ -368,7 +368,7 @@ def _redirect_loops(kept: list[tuple[int, dict]]) -> list[tuple[list[int], str, 
     under a more specific rule are that rule's own start, so each start follows one chain.
     """
     exact = {entry["from"]: (i, entry) for i, entry in kept if "from" in entry}
-    prefixes = {entry["prefix"]: (i, entry) for i, entry in kept if "prefix" in entry}
+    prefixes = PrefixTable({entry["prefix"]: (i, entry) for i, entry in kept if "prefix" in entry})
 
     def step(path: str, any_rest: bool) -> tuple[int, tuple[str, bool] | None] | None:
         """(the rule that redirects this state, the state it redirects to, None off-site), or None."""
@@ -1290,7 +1290,12 @@ def compile_config(doc: dict, version: int = 0, digest: str = "") -> CompiledCon
     for name, (_, compile_section) in _SECTIONS.items():
         if name in doc:
             fields.update(compile_section(doc[name]))
+    for name in _PREFIX_TABLES:
+        fields[name] = PrefixTable(fields[name])
     return CompiledConfig(version=version, content_hash=digest, **fields)
+
+
+_PREFIX_TABLES = ("prefix_redirects", "spa_excludes", "experiments", "experiment_routes")
 
 
 # @bake: viewer-request
@@ -1419,15 +1424,28 @@ _SECTIONS["cache_control"] = (_validate_cache_control, _compile_cache_control)
 
 
 # @bake: all
-def longest_prefix(table: dict, path: str) -> Any:
+class PrefixTable(dict):
+    """A dict of path prefixes that knows its longest key: no ancestor longer than that can match."""
+
+    __slots__ = ("longest",)
+
+    def __init__(self, entries: Any = ()) -> None:
+        super().__init__(entries)
+        self.longest = max(map(len, self), default=0)
+
+
+def longest_prefix(table: PrefixTable, path: str) -> Any:
     """The value for the longest key of `table` that is `path` or one of its /-separated ancestors.
 
-    Cost grows with the path's depth, not with the number of keys: one dict lookup per segment.
+    Cost grows with the path's depth, not with the number of keys: one dict lookup per segment, and
+    none for the segments below the table's longest key.
     """
     hit = table.get(path)
     if hit is not None:
         return hit
     end = len(path)
+    if end > table.longest:
+        end = table.longest + 1  # the first '/' searched for is at most `longest` characters in
     while end > 0:
         end = path.rfind("/", 0, end)
         if end < 0:

@@ -187,3 +187,23 @@ def test_any_text_compiles_or_is_refused_and_agrees_with_re(pattern, path):
     except PatternError:
         return
     assert compiled.search(path) == bool(re.search(pattern, path, re.ASCII))
+
+
+def _every_ancestor(table: dict, path: str):
+    """longest_prefix's answer by its definition: the path, then each /-separated ancestor, then "/"."""
+    candidates = [path] + [path[:i] for i in range(len(path) - 1, 0, -1) if path[i] == "/"] + ["/"]
+    return next((table[c] for c in candidates if c in table), None)
+
+
+_SEGMENT = st.text(alphabet="ab/", min_size=0, max_size=4)
+
+
+@FUZZ
+@given(keys=st.lists(st.builds(lambda s: "/" + s, _SEGMENT), max_size=6),
+       path=st.builds(lambda parts: "/" + "/".join(parts), st.lists(st.text(alphabet="ab", max_size=3), max_size=6)))
+def test_longest_prefix_skips_only_ancestors_longer_than_every_key(keys, path):
+    # The walk starts at the table's longest key; it must still find what a walk over every
+    # ancestor finds, for keys of any depth (with empty segments and "/" among them).
+    table = edge_handler.PrefixTable({key: key for key in keys})
+    assert table.longest == max(map(len, keys), default=0)
+    assert edge_handler.longest_prefix(table, path) == _every_ancestor(table, path)
