@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
@@ -17,18 +16,12 @@ import deploy
 from edgeconfig.accounts import EnvironmentTables, push, rollback
 from edgeconfig.model import load_edge_config
 from rollout.aws import Clients
-from rollout.rehearse import moto_server, rehearsal_session, reset_moto
+from rollout.rehearse import rehearsal_session, reset_moto
 from templates.config import load_environment
 
 PROD = load_environment("prod")
 TABLE = PROD.edge_config_table_name
 FIRST, SECOND, THIRD = PROD.deploy.accounts
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
 
 
 @pytest.fixture

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 # The helpers next to this file (rollout_support, rollout_samples) import by name.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rollout.rehearse import moto_server, reset_moto  # noqa: E402
+from rollout.rehearse import reset_moto  # noqa: E402
 from rollout_support import StubbedClients  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing in these tests may find real credentials or reach AWS."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """One moto HTTP server (127.0.0.1, free port) for the whole session; tests reset it."""
-    with moto_server() as url:
-        yield url
+def _no_real_aws(no_real_aws: None) -> None:
+    """Every test here runs without real credentials (tests/conftest.py; moto_endpoint comes from there too)."""
 
 
 @pytest.fixture
