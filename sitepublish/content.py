@@ -114,8 +114,7 @@ class LocalSite:
     @cached_property
     def digest(self) -> str:
         """sha256 over every key with its content hash: equal directories have equal digests."""
-        lines = "".join(f"{f.sha256}  {key}\n" for key, f in sorted(self.files.items()))
-        return hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
+        return files_digest(self.files)
 
 
 def _display(name: str) -> str:
@@ -209,3 +208,10 @@ def scan(directory: Path | str, reserved_prefix: str) -> LocalSite:
     if not files:
         raise InputError(f"{directory}: the directory contains no files; nothing to publish")
     return LocalSite(root, dict(sorted(files.items())))
+
+
+def files_digest(files: dict) -> str:
+    """sha256 over every key with its content hash (`sha256` of each value), in key order, as
+    `sha256sum` lists them: a directory and a release of the same files have the same digest."""
+    lines = "".join(f"{f.sha256}  {key}\n" for key, f in sorted(files.items()))
+    return hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()

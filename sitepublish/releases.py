@@ -15,7 +15,6 @@ that needs nothing but the bucket.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,6 +27,7 @@ import botocore.exceptions
 
 from rollout.aws import error_code, error_message
 from rollout.errors import RolloutFailed
+from sitepublish.content import files_digest
 from templates.s3 import SITE_STATE_PREFIX
 
 FORMAT = 1
@@ -104,8 +104,7 @@ class Release:
     @property
     def digest(self) -> str:
         """sha256 over every key with its content hash (the same digest as a LocalSite of these files)."""
-        lines = "".join(f"{record.sha256}  {key}\n" for key, record in sorted(self.files.items()))
-        return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+        return files_digest(self.files)
 
     def to_json(self) -> bytes:
         document = {
