@@ -141,6 +141,19 @@ def test_quote_and_unquote_answer_as_urllib_parse_does(text, safe):
     assert edge_handler.unquote(text) == urllib.parse.unquote(text)
 
 
+# unquote decodes an ASCII text itself: escapes of every byte, bad and cut escapes, bytes that are not
+# UTF-8 or are split across escapes, and texts that are not ASCII (which it leaves to urllib.parse).
+escaped_texts = st.lists(st.one_of(
+    st.builds("%{:02X}".format, st.integers(0, 255)), st.builds("%{:02x}".format, st.integers(0, 255)),
+    st.text(alphabet="%0123456789abcdefABCDEFgG/ +é\x7f", max_size=4)), max_size=12).map("".join)
+
+
+@settings(FUZZ, max_examples=400)
+@given(text=escaped_texts)
+def test_unquote_decodes_escapes_as_urllib_parse_does(text):
+    assert edge_handler.unquote(text) == urllib.parse.unquote(text)
+
+
 @settings(FUZZ, max_examples=400)
 @given(url=st.one_of(st.from_regex(edge_handler._PLAIN_URL_RE, fullmatch=True), url_texts,
                      st.builds("{}://{}{}".format, st.sampled_from(["http", "https", "HTTPS", "ftp"]),

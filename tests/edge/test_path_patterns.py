@@ -207,3 +207,19 @@ def test_longest_prefix_skips_only_ancestors_longer_than_every_key(keys, path):
     table = edge_handler.PrefixTable({key: key for key in keys})
     assert table.longest == max(map(len, keys), default=0)
     assert edge_handler.longest_prefix(table, path) == _every_ancestor(table, path)
+
+
+_KEYS = st.lists(st.builds(lambda s: "/" + s, _SEGMENT), max_size=5)
+
+
+@FUZZ
+@given(redirects=_KEYS, spa_excludes=_KEYS, experiments=_KEYS,
+       path=st.builds(lambda parts: "/" + "/".join(parts), st.lists(st.text(alphabet="ab", max_size=3), max_size=6)))
+def test_the_route_table_answers_as_the_three_prefix_tables(redirects, spa_excludes, experiments, path):
+    # A viewer request walks its path once, in the table that merges the three; each answer must be
+    # the one the table it came from gives, for any overlap of keys.
+    tables = [edge_handler.PrefixTable({key: f"{kind}:{key}" for key in keys})
+              for kind, keys in (("redirect", redirects), ("spa", spa_excludes), ("experiment", experiments))]
+    route = edge_handler.longest_prefix(edge_handler._compile_routes(*tables), path) or edge_handler._NO_ROUTE
+    redirect, spa_excluded, experiment = (_every_ancestor(table, path) for table in tables)
+    assert route == (redirect, spa_excluded is not None, experiment)
