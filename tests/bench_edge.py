@@ -24,12 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import zipfile
 from pathlib import Path
+from typing import Any
 
 # A script under tests/ sees tests/ on sys.path, not the project root that holds the packages; the
 # test endpoints (tests/edge/dynamodb_endpoints.py) import by name.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "edge"))
 
 from dynamodb_endpoints import FakeDynamoDB, LocalPKI, make_pki  # noqa: E402
@@ -41,6 +44,11 @@ from templates.edge_functions import handler_source as edge_handler_source  # no
 from templates.edge_functions import edge_handler  # noqa: E402
 
 TARGET_MEDIAN_US = 5.0
+# The handler as it was when the cold-start issue was filed; its 3.4 µs warm-path figure is of this code.
+# Timed in the same run as today's, taking turns with it, it shows whether the warm path got slower
+# whatever the host's speed (the absolute figure moves with the host: this 2-CPU VM varies by 1.5x).
+BASELINE_COMMIT = "6256308"
+BASELINE_FIGURE_US = 3.4  # that code's median on the host where the issue was filed (this bench, same mix)
 TARGET_WORST_ORIGIN_RESPONSE_MS = 10.0  # "a few milliseconds", whatever the configuration and the path
 TARGET_COLD_RATIO = 0.15
 COLD_RUNS = 9
@@ -118,30 +126,54 @@ class StaticCache:
         return self.config
 
 
-def compiled(doc: dict) -> edge_handler.CompiledConfig:
-    normalized, problems = edge_handler.validate_config(doc)
+def compiled(doc: dict, handler_module: Any = edge_handler) -> Any:
+    normalized, problems = handler_module.validate_config(doc)
     assert not problems, problems[:3]
-    return edge_handler.compile_config(normalized, 1, edge_handler.content_hash(edge_handler.canonical_json(normalized)))
+    return handler_module.compile_config(normalized, 1, handler_module.content_hash(
+        handler_module.canonical_json(normalized)))
 
 
-def time_requests(redirect_rules: int, count: int) -> list[float]:
-    """Microseconds per warm viewer_request call, through the real entry point and its config cache."""
-    clock = [0.0]
-    cache = edge_handler.ConfigCache({"table_name": "", "table_regions": [], "cache_ttl_seconds": 60,
-                                      "environment": "bench"}, clock=lambda: clock[0])
-    cache.current = compiled(site_config(redirect_rules))
-    edge_handler._cache = cache
-    events = request_mix(count, redirect_rules)
-    for event in events[:2000]:  # warm-up on copies, so the timed events are untouched
-        edge_handler.viewer_request(copy.deepcopy(event), None)
-    timings = []
+def time_requests(redirect_rules: int, count: int, handler_modules: tuple = (edge_handler,),
+                  chunk: int = 400) -> list[list[float]]:
+    """Microseconds per warm viewer_request call of each module, through its real entry point and config cache.
+
+    With several modules, they take turns every `chunk` requests, each on its own copy of the same
+    request mix, so a host that speeds up or slows down during the run does so for all of them.
+    """
+    events = []
+    for module in handler_modules:
+        cache = module.ConfigCache({"table_name": "", "table_regions": [], "cache_ttl_seconds": 60,
+                                    "environment": "bench"}, clock=lambda: 0.0)
+        cache.current = compiled(site_config(redirect_rules), module)
+        module._cache = cache
+        for event in request_mix(2000, redirect_rules):  # warm-up
+            module.viewer_request(event, None)
+        events.append(request_mix(count, redirect_rules))
+    timings: list[list[float]] = [[] for _ in handler_modules]
     counter = time.perf_counter_ns
-    handler = edge_handler.viewer_request
-    for event in events:
-        start = counter()
-        handler(event, None)
-        timings.append((counter() - start) / 1000)
+    for start in range(0, count, chunk):
+        turn = (start // chunk) % len(handler_modules)  # who goes first rotates too
+        for i in [*range(turn, len(handler_modules)), *range(turn)]:
+            handler, times = handler_modules[i].viewer_request, timings[i]
+            for event in events[i][start:start + chunk]:
+                begin = counter()
+                handler(event, None)
+                times.append((counter() - begin) / 1000)
     return timings
+
+
+def handler_at_baseline() -> Any:
+    """edge_handler.py as it was at BASELINE_COMMIT, loaded as a module of its own; None without git history."""
+    try:
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:templates/edge_functions/edge_handler.py"],
+            capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("edge_handler_at_baseline")
+    sys.modules[module.__name__] = module  # dataclasses looks its module up while making the classes
+    exec(compile(source, f"{BASELINE_COMMIT}:edge_handler.py", "exec"), module.__dict__)
+    return module
 
 
 def current_item(redirect_rules: int, doc: dict | None = None) -> dict:
@@ -533,18 +565,36 @@ def _at_128_mb(cpu_ms: float) -> str:
 
 def report_warm_path() -> bool:
     """Print the warm-path figures; True if every target is met."""
-    timings = time_requests(200, 50_000)
-    median = statistics.median(timings)
-    p99 = statistics.quantiles(timings, n=100)[98]
-    ok = median <= TARGET_MEDIAN_US
+    baseline = handler_at_baseline()
+    modules = (edge_handler,) if baseline is None else (edge_handler, baseline)
+    timings = time_requests(200, 50_000, modules)
+    median = statistics.median(timings[0])
+    p99 = statistics.quantiles(timings[0], n=100)[98]
     print("warm viewer-request, 200 redirect rules (100 exact, 100 prefix), 5 experiments, 50,000 requests:")
-    print(f"  median {median:.1f} µs   p99 {p99:.1f} µs   target: median <= {TARGET_MEDIAN_US:.0f} µs  "
-          f"{_verdict(ok)}\n")
+    if baseline is None:
+        ok = median <= TARGET_MEDIAN_US
+        print(f"  median {median:.1f} µs   p99 {p99:.1f} µs   target: median <= {TARGET_MEDIAN_US:.0f} µs  "
+              f"{_verdict(ok)}")
+        print(f"  (the code at {BASELINE_COMMIT}, before the cold-start work, is not in this checkout's history:\n"
+              "  the figure above is this host's, not comparable with the issue's)\n")
+    else:
+        # The target is the issue's: no slower than its code, which measured 3.4 µs there, and at most 5 µs
+        # there. Both are judged in this run, against that code taking turns with today's on this host.
+        before = statistics.median(timings[1])
+        scaled = median * BASELINE_FIGURE_US / before
+        ok = median <= before and scaled <= TARGET_MEDIAN_US
+        print(f"  median {median:.1f} µs   p99 {p99:.1f} µs on this host "
+              f"({'within' if median <= TARGET_MEDIAN_US else 'over'} {TARGET_MEDIAN_US:.0f} µs here)")
+        print(f"  the handler at {BASELINE_COMMIT} (before the cold-start work), taking turns with today's every 400\n"
+              f"  requests: median {before:.1f} µs here, {BASELINE_FIGURE_US} µs where the issue was filed; "
+              f"today's takes {median / before:.2f}x its time\n"
+              f"  today's on the issue's host, scaled by that ratio: {scaled:.1f} µs   "
+              f"target: no slower than before and <= {TARGET_MEDIAN_US:.0f} µs  {_verdict(ok)}\n")
 
     print("lookup cost against the number of redirect rules (median µs, same request mix):")
     medians = {}
     for rules in (20, 200, 2_000, 10_000):
-        medians[rules] = statistics.median(time_requests(rules, 20_000))
+        medians[rules] = statistics.median(time_requests(rules, 20_000)[0])
         print(f"  {rules:>6} rules: {medians[rules]:6.1f} µs")
     growth = medians[10_000] / medians[20]
     print(f"  500x the rules costs {growth:.2f}x the time: exact rules are one dict lookup, prefix rules one\n"
