@@ -92,23 +92,14 @@ def seed_accounts(env: EnvConfig) -> list[str]:
     in that account only, and a zone id that some account already holds is not created again (so
     accounts that name another account's zone find none, as on AWS).
     """
-    from moto.iam.models import iam_backends
     from moto.route53.models import route53_backends
 
+    from rollout.moto_models.assume_role import seed_role
+
     seeded = []
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ADMIN_ACCOUNT}:root"},
-        "Action": "sts:AssumeRole"}]})
     for account in env.deploy.accounts:
-        if account == ADMIN_ACCOUNT:
-            continue
-        iam = iam_backends[account]["aws"]
-        try:
-            iam.get_role(naming.DEFAULT_BOOTSTRAP_ROLE_NAME)
-        except Exception:
-            iam.create_role(role_name=naming.DEFAULT_BOOTSTRAP_ROLE_NAME, assume_role_policy_document=trust,
-                            path="/", permissions_boundary=None, description="AWS Organizations access",
-                            tags=[], max_session_duration="3600", linked_service=None)
+        if account != ADMIN_ACCOUNT and seed_role(account, naming.DEFAULT_BOOTSTRAP_ROLE_NAME, ADMIN_ACCOUNT,
+                                                  "AWS Organizations access"):
             seeded.append(f"{account}: role {naming.DEFAULT_BOOTSTRAP_ROLE_NAME}")
     for account, domain in env.account_domains:
         # Each account's existing, delegated zone, in that account only; a zone id that an account

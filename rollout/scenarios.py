@@ -77,6 +77,10 @@ def _inject_failure(r: "Rehearsal", account: str) -> tuple[str, str, Callable[[]
         # Another AWS account's distribution holds one of the account's aliases (CloudFront allows
         # an alias on one distribution across all of AWS).
         alias = domain.aliases[0]
+        from rollout.moto_models.assume_role import seed_role  # the rehearsal's moto only
+
+        # The other account lets this one in, as the environment's accounts do (STS checks the trust).
+        seed_role(OUTSIDE_ACCOUNT, r.clients.bootstrap_role_name, r.clients.account, "another team's access")
         cloudfront = r.clients.target(OUTSIDE_ACCOUNT, "cloudfront", EDGE_REGION, Access.BOOTSTRAP)
         held = cloudfront.create_distribution(DistributionConfig={
             "CallerReference": "holds-an-alias", "Comment": "another team's distribution", "Enabled": True,

@@ -59,6 +59,7 @@ def install() -> None:
 
     from rollout.moto_models import (  # noqa: F401  (importing registers the models)
         acm,
+        assume_role,
         awslambda,
         bucket_policy_principals,
         cloudformation,
@@ -74,6 +75,7 @@ def install() -> None:
         route53,
         s3,
         service_fixes,
+        session_policies,
         sns,
         stacksets,
         wafv2,
@@ -89,6 +91,8 @@ def install() -> None:
     cloudfront_invalidations.install()
     iam_role_policies.install()
     lambda_logging.install()
+    session_policies.install()
+    assume_role.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()

@@ -13,7 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rollout.rehearse import moto_server
+from rollout.moto_models.assume_role import seed_role
+from rollout.rehearse import ADMIN_ACCOUNT, moto_server
 from templates.edge_functions import edge_handler
 
 # The helpers next to this file (dynamodb_endpoints) import by name.
@@ -179,6 +180,7 @@ def aws():
 
 def account_client(service: str, account: str, region: str, endpoint_url: str | None = None) -> Any:
     """A client acting in `account`, entered through STS as deploy.py enters target accounts."""
+    seed_role(account, "test-setup", ADMIN_ACCOUNT)
     sts = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint_url)
     credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/test-setup",
                                   RoleSessionName="test-setup")["Credentials"]

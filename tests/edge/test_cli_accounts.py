@@ -9,6 +9,7 @@ import pytest
 import yaml
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
+from moto.iam.models import iam_backends
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend, sts_backends
 
@@ -16,7 +17,9 @@ import deploy
 from edgeconfig.accounts import EnvironmentTables, push, rollback
 from edgeconfig.model import load_edge_config
 from rollout.aws import Clients
-from rollout.rehearse import rehearsal_session, reset_moto
+from rollout.moto_models.assume_role import seed_role
+from rollout.naming import EXECUTION_ROLE_NAME
+from rollout.rehearse import ADMIN_ACCOUNT, rehearsal_session, reset_moto
 from templates.config import load_environment
 
 PROD = load_environment("prod")
@@ -26,7 +29,11 @@ FIRST, SECOND, THIRD = PROD.deploy.accounts
 
 @pytest.fixture
 def endpoint(moto_endpoint: str) -> str:
+    """moto, emptied, with each of prod's accounts bootstrapped: its execution role trusts the deploying account."""
     reset_moto(moto_endpoint)
+    for account in PROD.deploy.accounts:
+        if account != ADMIN_ACCOUNT:
+            seed_role(account, EXECUTION_ROLE_NAME, ADMIN_ACCOUNT)
     return moto_endpoint
 
 
@@ -393,6 +400,11 @@ def test_an_interrupt_during_the_writes_still_reports_every_account(capsys, tmp_
 
 def test_credentials_of_one_of_the_accounts_are_used_there_directly(capsys, tmp_path, endpoint, tables, cf,
                                                                     monkeypatch):
+    # The stack set is administered from FIRST: the other accounts' execution roles trust FIRST.
+    for account in (SECOND, THIRD):
+        iam_backends[account]["aws"].update_assume_role_policy(EXECUTION_ROLE_NAME, json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"AWS": f"arn:aws:iam::{FIRST}:root"}}]}))
     iam = cf.account_client("iam", FIRST, "us-east-1", endpoint)
     iam.create_user(UserName="operator")
     key = iam.create_access_key(UserName="operator")["AccessKey"]

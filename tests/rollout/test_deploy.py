@@ -18,6 +18,7 @@ from rollout.destroy import destroy
 from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet, load_templates
 from rollout.inspect import diff, outputs, status
+from rollout.moto_models.assume_role import seed_role
 from rollout.rehearse import rehearsal_session, seed_accounts
 from rollout.scenarios import templates_for
 from rollout.stackset import StackSetOps
@@ -258,6 +259,7 @@ def test_a_failed_update_rolls_back_names_the_resource_and_the_next_deploy_recov
     account = env.deploy.accounts[0]
     templates = real_set("staging")
     clients = _deployed(moto, env, templates)
+    seed_role("999999999999", clients.bootstrap_role_name, clients.account)  # that account lets this one in
     clients.target("999999999999", "cloudfront", "us-east-1", Access.BOOTSTRAP).create_distribution(DistributionConfig={
         "CallerReference": "other", "Comment": "", "Enabled": True,
         "Aliases": {"Quantity": 1, "Items": ["www.staging.example.com"]},

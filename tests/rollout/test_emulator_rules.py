@@ -12,7 +12,8 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from rollout.rehearse import rehearsal_session
+from rollout.moto_models.assume_role import seed_role
+from rollout.rehearse import ADMIN_ACCOUNT, rehearsal_session
 
 ACCOUNT_A, ACCOUNT_B = "210000000001", "210000000002"
 
@@ -23,6 +24,7 @@ def _client(moto: str, service: str, account: str | None = None, region: str = "
     """A client of moto's default account, or of `account` (entered through STS, as on AWS)."""
     session = rehearsal_session()
     if account is not None:
+        seed_role(account, "tests", ADMIN_ACCOUNT)
         credentials = session.client("sts", region_name="us-east-1", endpoint_url=moto).assume_role(
             RoleArn=f"arn:aws:iam::{account}:role/tests", RoleSessionName="tests")["Credentials"]
         session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],

@@ -12,6 +12,7 @@ from rollout.aws import MAX_SESSION_POLICY_CHARS, Access
 from rollout.bootstrap import bootstrap
 from rollout.deployer import Deployer
 from rollout.leftovers import Leftover, Planned, planned_resources
+from rollout.moto_models.assume_role import seed_role
 from rollout.retained import Retained, scoped_policies
 from rollout.rehearse import seed_accounts
 from rollout.scenarios import templates_for
@@ -88,6 +89,7 @@ def test_a_bucket_name_another_account_holds_refuses_the_deploy_and_retained_can
         moto: str, aws_env: None, capsys: pytest.CaptureFixture) -> None:
     env, clients = _bootstrapped(moto, "staging")
     taken = f"edgecdn-staging-origin-{STAGING_ACCOUNT}-us-west-2"
+    seed_role(OUTSIDE_ACCOUNT, clients.bootstrap_role_name, clients.account)  # that account lets this one in
     clients.target(OUTSIDE_ACCOUNT, "s3", "us-west-2", Access.BOOTSTRAP).create_bucket(
         Bucket=taken, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     assert deploy.main(["deploy", "--env", "staging", "--endpoint-url", moto]) == 2

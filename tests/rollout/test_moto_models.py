@@ -9,7 +9,8 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from rollout.rehearse import rehearsal_session
+from rollout.moto_models.assume_role import seed_role
+from rollout.rehearse import ADMIN_ACCOUNT, rehearsal_session
 from rollout_support import ROOT
 
 EDGE_FUNCTION_ROLE = {
@@ -326,6 +327,7 @@ def test_nested_stack_outputs_and_missing_output_error(moto: str) -> None:
 
 def _account_session(moto: str, account: str) -> boto3.Session:
     """Credentials of another moto account, entered through STS as on AWS."""
+    seed_role(account, "rules-test", ADMIN_ACCOUNT)
     credentials = _client(moto, "sts").assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/rules-test", RoleSessionName="rules")["Credentials"]
     return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
