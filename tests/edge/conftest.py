@@ -13,7 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from rollout.moto_models import install
 from rollout.moto_models.assume_role import seed_role
+from rollout.naming import EXECUTION_ROLE_NAME
 from rollout.rehearse import ADMIN_ACCOUNT, moto_server
 from templates.edge_functions import edge_handler
 
@@ -173,7 +175,8 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws():
-    """moto's in-process AWS for the duration of a test."""
+    """moto's in-process AWS for the duration of a test, with the rehearsal's emulated rules (as the server has)."""
+    install()
     with mock_aws():
         yield
 
@@ -188,6 +191,13 @@ def account_client(service: str, account: str, region: str, endpoint_url: str | 
                         aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],
                         aws_session_token=credentials["SessionToken"])
+
+
+def bootstrap_account(account: str) -> None:
+    """What `deploy.py bootstrap` leaves in a target account for edge-config: the execution role, trusting
+    the deploying account (moto's default), which the command enters."""
+    if account != ADMIN_ACCOUNT:
+        seed_role(account, EXECUTION_ROLE_NAME, ADMIN_ACCOUNT)
 
 
 def create_table(name: str, region: str, account: str | None = None, endpoint_url: str | None = None) -> Any:
@@ -229,7 +239,8 @@ def current_item(config_id: str, doc: dict, version: int, **overrides: Any) -> d
 def cf() -> SimpleNamespace:
     """The helpers above, for test modules (pytest's importlib mode keeps conftest out of imports)."""
     return SimpleNamespace(viewer_request=viewer_request_event, response=response_event, compiled=compiled,
-                           create_table=create_table, current_item=current_item, account_client=account_client)
+                           create_table=create_table, current_item=current_item, account_client=account_client,
+                           bootstrap_account=bootstrap_account)
 
 
 # --- HTTPS endpoints for the functions' own DynamoDB client --------------------------------------

@@ -21,7 +21,14 @@ FIRST = PROD.deploy.accounts[0]
 
 
 @pytest.fixture
-def prod_table(aws, cf):
+def prod_accounts(aws, cf):
+    """prod's accounts as `deploy.py bootstrap` leaves them: their execution roles trust the deploying account."""
+    for account in PROD.deploy.accounts:
+        cf.bootstrap_account(account)
+
+
+@pytest.fixture
+def prod_table(prod_accounts, cf):
     """The table in each of prod's accounts; the client of the first account's (tests look there)."""
     clients = [cf.create_table(PROD.edge_config_table_name, PROD.primary_region, account)
                for account in PROD.deploy.accounts]
@@ -296,12 +303,12 @@ def test_a_malformed_table_item_is_named_not_a_traceback(capsys, cf, prod_table,
 # --- AWS setup problems ------------------------------------------------------------------------
 
 
-def test_missing_table_is_a_failed_operation(capsys, aws):
+def test_missing_table_is_a_failed_operation(capsys, prod_accounts):
     code, _, err = cli(capsys, "show", "--env", "prod")
     assert code == 1 and f"table {PROD.edge_config_table_name} not found in {PROD.primary_region}" in err
 
 
-def test_region_override_writes_where_asked(capsys, tmp_path, aws, cf):
+def test_region_override_writes_where_asked(capsys, tmp_path, prod_accounts, cf):
     clients = [cf.create_table(PROD.edge_config_table_name, "eu-west-1", account) for account in PROD.deploy.accounts]
     assert cli(capsys, "push", "--env", "prod", "--region", "eu-west-1", "--file", edge_file(tmp_path, {}))[0] == 0
     assert [len(items(client)) for client in clients] == [2, 2, 2]
@@ -334,6 +341,7 @@ def test_deploy_py_runs_from_any_directory_against_an_endpoint(tmp_path, cf):
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         dev = load_environment("dev")
+        cf.bootstrap_account(dev.deploy.accounts[0])
         cf.create_table(dev.edge_config_table_name, dev.primary_region, dev.deploy.accounts[0], endpoint)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true",

@@ -17,9 +17,8 @@ import deploy
 from edgeconfig.accounts import EnvironmentTables, push, rollback
 from edgeconfig.model import load_edge_config
 from rollout.aws import Clients
-from rollout.moto_models.assume_role import seed_role
 from rollout.naming import EXECUTION_ROLE_NAME
-from rollout.rehearse import ADMIN_ACCOUNT, rehearsal_session, reset_moto
+from rollout.rehearse import rehearsal_session, reset_moto
 from templates.config import load_environment
 
 PROD = load_environment("prod")
@@ -28,12 +27,11 @@ FIRST, SECOND, THIRD = PROD.deploy.accounts
 
 
 @pytest.fixture
-def endpoint(moto_endpoint: str) -> str:
+def endpoint(moto_endpoint: str, cf) -> str:
     """moto, emptied, with each of prod's accounts bootstrapped: its execution role trusts the deploying account."""
     reset_moto(moto_endpoint)
     for account in PROD.deploy.accounts:
-        if account != ADMIN_ACCOUNT:
-            seed_role(account, EXECUTION_ROLE_NAME, ADMIN_ACCOUNT)
+        cf.bootstrap_account(account)
     return moto_endpoint
 
 
