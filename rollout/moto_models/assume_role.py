@@ -23,25 +23,19 @@ import json
 from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
+from moto.iam.exceptions import NotFoundException
 from moto.iam.models import iam_backends
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import sts_backends
 from moto.sts.responses import TokenResponse
 
-from rollout.moto_models.session_policies import action_matches, credential, session_of
+from rollout.moto_models.session_policies import action_matches, credential, session_of, statements
 
 _installed = False
 _original = TokenResponse.assume_role
 
 # STS refuses a session policy whose plain text is over 2,048 characters (STS API reference, AssumeRole).
 MAX_SESSION_POLICY_CHARS = 2048
-
-
-def _statements(document: Any) -> list[dict[str, Any]]:
-    if isinstance(document, str):
-        document = json.loads(document)
-    statements = (document or {}).get("Statement") or []
-    return [statements] if isinstance(statements, dict) else list(statements)
 
 
 def _principal_matches(principal: Any, caller: dict[str, str]) -> bool:
@@ -70,7 +64,7 @@ def _conditions_hold(conditions: dict[str, Any], external_id: str | None) -> boo
 def trusts(trust_policy: Any, caller: dict[str, str], external_id: str | None) -> bool:
     """Whether a role's trust policy lets `caller` ({account, arn, role_arn}) assume the role."""
     allowed = False
-    for statement in _statements(trust_policy):
+    for statement in statements(trust_policy):
         if not action_matches(statement.get("Action"), "sts:AssumeRole"):
             continue
         if not _principal_matches(statement.get("Principal"), caller):
@@ -105,7 +99,7 @@ def _assume_role(self: Any) -> Any:
     if len(parts) == 6 and parts[2] == "iam" and parts[4] in iam_backends:
         try:
             role = iam_backends[parts[4]]["aws"].get_role_by_arn(role_arn)
-        except Exception:
+        except NotFoundException:
             role = None
     if role is None or not trusts(role.assume_role_policy_document, caller, self._get_param("ExternalId")):
         raise AccessDeniedError(user_arn=caller["arn"], action=f"sts:AssumeRole on resource: {role_arn}")

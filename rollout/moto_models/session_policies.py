@@ -103,13 +103,18 @@ def action_matches(patterns: Any, action: str) -> bool:
     return any(fnmatch.fnmatchcase(action.lower(), str(p).lower()) for p in patterns or [])
 
 
+def statements(document: Any) -> list[dict[str, Any]]:
+    """A policy document's statements (JSON text or parsed; one statement or a list) as a list."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    found = (document or {}).get("Statement") or []
+    return [found] if isinstance(found, dict) else list(found)
+
+
 def allows(policy: dict[str, Any], action: str) -> bool:
     """Whether a session policy allows `action` (an explicit Deny on every resource wins)."""
-    statements = policy.get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
     allowed = False
-    for statement in statements:
+    for statement in statements(policy):
         if "NotAction" in statement:
             applies = not action_matches(statement["NotAction"], action)
         else:
