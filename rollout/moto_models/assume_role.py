@@ -120,7 +120,7 @@ def seed_role(account: str, role_name: str, trusted_account: str, description: s
     try:
         iam.get_role(role_name)
         return False
-    except Exception:
+    except NotFoundException:
         pass
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"}, "Action": "sts:AssumeRole"}]})

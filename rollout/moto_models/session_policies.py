@@ -152,10 +152,8 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
     for action in required_actions(service, operation, body):
         if not allows(policy, action):
-            user_arn = (f"arn:aws:sts::{session.account_id}:assumed-role/"
-                        f"{session.role_arn.rsplit('/', 1)[-1]}/{session.session_name}")
             bucket = resource.rpartition(":::")[2].split("/", 1)[0] if service == "s3" else ""
-            _refuse(service, user_arn, action, bucket if bucket not in ("", "*") else None)
+            _refuse(service, session.arn, action, bucket if bucket not in ("", "*") else None)
 
 
 def install() -> None:

@@ -17,6 +17,7 @@ import deploy
 from edgeconfig.accounts import EnvironmentTables, push, rollback
 from edgeconfig.model import load_edge_config
 from rollout.aws import Clients
+from rollout.bootstrap import execution_trust_statement
 from rollout.naming import EXECUTION_ROLE_NAME
 from rollout.rehearse import rehearsal_session, reset_moto
 from templates.config import load_environment
@@ -401,8 +402,7 @@ def test_credentials_of_one_of_the_accounts_are_used_there_directly(capsys, tmp_
     # The stack set is administered from FIRST: the other accounts' execution roles trust FIRST.
     for account in (SECOND, THIRD):
         iam_backends[account]["aws"].update_assume_role_policy(EXECUTION_ROLE_NAME, json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"AWS": f"arn:aws:iam::{FIRST}:root"}}]}))
+            "Version": "2012-10-17", "Statement": [execution_trust_statement(FIRST)]}))
     iam = cf.account_client("iam", FIRST, "us-east-1", endpoint)
     iam.create_user(UserName="operator")
     key = iam.create_access_key(UserName="operator")["AccessKey"]
