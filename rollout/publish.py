@@ -28,6 +28,15 @@ import botocore.exceptions
 from rollout import naming
 from rollout.aws import Clients, error_code
 from rollout.console import Console
+from rollout.edge_package import (
+    LAMBDA_EDGE_TEMPLATE,
+    NO_BYTECODE,
+    PackageOutcome,
+    RuntimePython,
+    edge_code,
+    publish_packages,
+    runtime_python,
+)
 from rollout.errors import InputError
 from rollout.inputs import TemplateSet
 
@@ -54,6 +63,8 @@ class RegionPublication:
 class Publication:
     prefix: str
     regions: dict[str, RegionPublication]
+    packages: list[PackageOutcome] = field(default_factory=list)
+    runtime_python: RuntimePython | None = None
 
     def bucket(self, region: str) -> str:
         return self.regions[region].bucket
@@ -65,7 +76,8 @@ class Publication:
 
     @property
     def changed(self) -> bool:
-        return any(r.uploaded or r.copied for r in self.regions.values())
+        return (any(r.uploaded or r.copied for r in self.regions.values())
+                or any(p.action != "present" for p in self.packages))
 
 
 def _exists(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
@@ -149,6 +161,14 @@ def publish_templates(templates: TemplateSet, clients: Clients, buckets_checked:
         manifest = json.dumps(templates.digests, sort_keys=True, indent=1).encode()
         s3.put_object(Bucket=bucket, Key=prefix + SET_MARKER, Body=manifest, ContentType="application/json",
                       Metadata={DIGEST_METADATA: templates.digest})
+    if LAMBDA_EDGE_TEMPLATE in templates.files:
+        # The functions exist only in the edge region: their packages go to its bucket, whose policy
+        # lets the environment's execution roles read <env>/*.
+        code = edge_code(env.environment, templates.template(LAMBDA_EDGE_TEMPLATE),
+                         str(templates.directory / LAMBDA_EDGE_TEMPLATE))
+        result.runtime_python = runtime_python()
+        result.packages = publish_packages(code, clients.admin("s3", naming.STACK_SET_REGION),
+                                           result.bucket(naming.STACK_SET_REGION), result.runtime_python)
     return result
 
 
@@ -167,6 +187,12 @@ def report_publication(templates: TemplateSet, publication: Publication, console
     for region, p in publication.regions.items():
         console.line(f"  {region:<14} s3://{p.bucket}/{p.prefix}  uploaded {len(p.uploaded)}, "
                      f"copied {len(p.copied)}, already there {len(p.present)}")
+    if publication.packages:
+        bucket = publication.bucket(naming.STACK_SET_REGION)
+        console.line(f"Edge function packages ({publication.runtime_python.note}):")
+        for package in publication.packages:
+            bytecode = "with bytecode" if package.bytecode != NO_BYTECODE else "source only"
+            console.line(f"  s3://{bucket}/{package.key}  {package.action}, {bytecode}")
     console.line(f"Root template URL: {publication.root_url}")
     console.line("To create the stacks from the console instead (one stack per region, no StackSets):")
     for region, p in publication.regions.items():

@@ -4,6 +4,12 @@ Lambda@Edge runs each function in the regional edge cache nearest the viewer and
 that cache's region (CloudFront developer guide, "Edge function logs"). This template is created in
 every edge log region: there it creates the functions' log groups, with retention, a KMS key of
 that region and tags; in us-east-1 also the functions themselves.
+
+Each function's code is a deployment package in S3 rather than inline `ZipFile` source: inline code
+is compiled from source at every cold start (/var/task is read-only, no .pyc is kept), a package
+can carry the bytecode beside the source. The template holds the source itself (the function's
+`Metadata.EdgeCode`) and the package's key, which ends with the source's sha256; `deploy.py publish`
+builds the package from that source and uploads it (rollout/edge_package.py).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from templates.common import (
     IS_EDGE_REGION,
     add_log_encryption_key,
     add_output,
+    add_parameter,
     assert_regions,
     new_template,
     retain,
@@ -33,6 +40,13 @@ from templates.edge_functions import FUNCTIONS, EdgeFunction, bake_source
 
 # Lambda@Edge supports Python; 3.9 and 3.10 are end-of-life.
 RUNTIME = "python3.13"
+
+# Where the packages go: the edge region's templates bucket of the deploying account, which lets the
+# environment's execution roles read <env>/* (rollout/bootstrap.py). Lambda reads a package with the
+# caller's permissions from a bucket of any account, but only of the function's own region.
+CODE_BUCKET_PARAMETER = "CodeBucket"
+# Metadata key of a function's source: {"index.py": <source>}.
+CODE_METADATA = "EdgeCode"
 
 # Numbered-version ARN as CloudFront requires it in a function association (no $LATEST, no alias).
 VERSION_ARN_PATTERN = r"^arn:aws[a-z-]*:lambda:us-east-1:[0-9]{12}:function:[A-Za-z0-9_-]+:[0-9]+$"
@@ -49,6 +63,12 @@ def build(env: EnvConfig) -> Template:
         f"The lambda_edge stack is created where the edge functions log ({', '.join(env.edge_log_regions)}): "
         f"the functions themselves in {EDGE_REGION}, their log groups in each of these regions.",
     )
+    code_bucket = add_parameter(
+        t, CODE_BUCKET_PARAMETER,
+        f"Bucket in {EDGE_REGION} holding the functions' deployment packages (deploy.py publish uploads them).",
+        AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        ConstraintDescription="must be an S3 bucket name",
+    )
     logs_key = add_log_encryption_key(t, env, "EdgeFunction")
     log_groups = {spec.key: _add_log_group(t, env, spec, logs_key) for spec in FUNCTIONS}
     role = _add_execution_role(t, env)
@@ -60,7 +80,8 @@ def build(env: EnvConfig) -> Template:
     }
     for spec in FUNCTIONS:
         # Each function's index.py holds only the code of its trigger (less to compile at a cold start).
-        function = _add_function(t, env, spec, role, bake_source(settings, spec.event_type), log_groups[spec.key])
+        function = _add_function(t, env, spec, role, Ref(code_bucket), bake_source(settings, spec.event_type),
+                                 log_groups[spec.key])
         version = _add_version(t, spec, function)
         add_output(t, f"{_logical(spec)}FunctionName", Ref(function), f"The {spec.event_type} edge function.",
                    condition=IS_EDGE_REGION)
@@ -99,6 +120,16 @@ def default_log_group_name(env: EnvConfig, spec: EdgeFunction) -> str:
     it was given), and deploy reports those it finds.
     """
     return f"/aws/lambda/{EDGE_REGION}.{function_name(env, spec)}"
+
+
+def code_key(environment: str, event_type: str, source: str) -> str:
+    """`<env>/lambda-edge/<event type>-<sha256 of index.py>.zip`: the key of a function's package.
+
+    Content-addressed: new source is a new key, so CloudFormation updates the function's code and
+    publishes a new version (a changed package under the same key would not be noticed).
+    """
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    return f"{environment}/lambda-edge/{event_type}-{digest}.zip"
 
 
 def version_output_name(spec: EdgeFunction) -> str:
@@ -168,7 +199,7 @@ def _add_execution_role(t: Template, env: EnvConfig) -> iam.Role:
     return role
 
 
-def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Role, code: str,
+def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Role, code_bucket: Ref, source: str,
                   log_group: logs.LogGroup) -> awslambda.Function:
     settings = env.edge_function_settings(spec.key)
     function = t.add_resource(
@@ -183,7 +214,7 @@ def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Rol
                 MemorySize=settings.memory_mb,
                 Timeout=settings.timeout_seconds,
                 Role=GetAtt(role, "Arn"),
-                Code=awslambda.Code(ZipFile=code),
+                Code=awslambda.Code(S3Bucket=code_bucket, S3Key=code_key(env.environment, spec.event_type, source)),
                 # The same log group name in every region the function runs in; Ref also creates
                 # the us-east-1 group before the function.
                 LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
@@ -192,9 +223,10 @@ def _add_function(t: Template, env: EnvConfig, spec: EdgeFunction, role: iam.Rol
         )
     )
     function.Condition = IS_EDGE_REGION
-    # The association lives in the cloudfront template: this tells the edge lint rules which
-    # trigger (and so which memory and timeout limits) the function serves.
-    function.Metadata = {"EdgeEventType": spec.event_type}
+    # The association lives in the cloudfront template: EdgeEventType tells the edge lint rules which
+    # trigger (and so which memory and timeout limits) the function serves. EdgeCode is the source
+    # the package at S3Key is built from.
+    function.Metadata = {"EdgeEventType": spec.event_type, CODE_METADATA: {"index.py": source}}
     reason = "Lambda@Edge does not support {}."
     skip_checkov(
         function,

@@ -23,7 +23,7 @@ from templates.common import (
 )
 from templates.config import EDGE_REGION, DomainConfig, EnvConfig
 from templates.edge_functions import FUNCTIONS
-from templates.lambda_edge import version_output_name
+from templates.lambda_edge import CODE_BUCKET_PARAMETER, version_output_name
 from templates.monitoring import EMAIL_PATTERN, NO_DISTRIBUTION
 from templates.s3 import ACCOUNT_ID_OR_EMPTY_PATTERN, DISTRIBUTION_ARN_PATTERN
 
@@ -133,7 +133,9 @@ def build(env: EnvConfig) -> Template:
         return t.add_resource(stack)
 
     # Functions in us-east-1, their log groups wherever they may run and log.
-    lambda_edge = nested("lambda_edge", IS_EDGE_LOG_REGION)
+    # The functions' packages are in the templates bucket of us-east-1, where the functions are
+    # (Lambda reads a package only from a bucket of the function's region).
+    lambda_edge = nested("lambda_edge", IS_EDGE_LOG_REGION, {CODE_BUCKET_PARAMETER: templates_bucket})
     waf = nested("waf", IS_EDGE_REGION)
     cloudfront = nested("cloudfront", IS_EDGE_REGION, {
         "WebAclArn": GetAtt(waf, "Outputs.WebAclArn"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
@@ -291,10 +292,15 @@ def test_edge_functions_respect_lambda_at_edge(built, envs):
         assert (props["MemorySize"], props["Timeout"]) == (settings.memory_mb, settings.timeout_seconds)
         if spec.event_type.startswith("viewer-"):
             assert props["MemorySize"] <= 128 and props["Timeout"] <= 5
-        code = props["Code"]["ZipFile"]
+        function = functions[f"{lambda_edge._logical(spec)}Function"]
+        code = function["Metadata"]["EdgeCode"]["index.py"]
         assert "'table_name': 'edgecdn-edge-config-prod'" in code
         assert "'table_regions': ['us-west-2', 'eu-west-1', 'ap-southeast-2']" in code
         compile(code, "index.py", "exec")
+        # The package is in the us-east-1 templates bucket, under a key of this source's sha256.
+        digest = hashlib.sha256(code.encode()).hexdigest()
+        assert props["Code"] == {"S3Bucket": {"Ref": "CodeBucket"},
+                                 "S3Key": f"prod/lambda-edge/{spec.event_type}-{digest}.zip"}
 
 
 def test_version_logical_id_follows_the_code(monkeypatch):

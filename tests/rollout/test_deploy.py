@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import io
 import json
 import shutil
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import botocore.exceptions
@@ -15,6 +19,7 @@ from rollout.aws import Access, Clients
 from rollout.bootstrap import bootstrap
 from rollout.deployer import Deployer
 from rollout.destroy import destroy
+from rollout import naming
 from rollout.errors import RolloutFailed
 from rollout.inputs import TemplateSet, load_templates
 from rollout.inspect import diff, outputs, status
@@ -24,6 +29,7 @@ from rollout.scenarios import templates_for
 from rollout.stackset import StackSetOps
 from rollout_support import ROOT, console_and_buffer, moto_clients, real_set
 from templates.config import EnvConfig, load_environment
+from templates.lambda_edge import code_key
 
 ALARM = "Cdn5xxErrorRateAlarm"
 
@@ -94,8 +100,10 @@ def _release_viewer_request(files_root: Path) -> TemplateSet:
     shutil.copytree(ROOT / "output" / "staging", directory)
     lambda_edge = json.loads((directory / "lambda_edge.json").read_text())
     resources = lambda_edge["Resources"]
-    function = resources["ViewerRequestFunction"]["Properties"]
-    function["Code"]["ZipFile"] += "\n# release 2\n"
+    function = resources["ViewerRequestFunction"]
+    source = function["Metadata"]["EdgeCode"]["index.py"] + "\n# release 2\n"
+    function["Metadata"]["EdgeCode"]["index.py"] = source
+    function["Properties"]["Code"]["S3Key"] = code_key("staging", "viewer-request", source)
     old = next(k for k in resources if k.startswith("ViewerRequestVersion"))
     resources["ViewerRequestVersion0000000002"] = resources.pop(old)
     lambda_edge["Outputs"]["ViewerRequestVersionArn"]["Value"] = {"Ref": "ViewerRequestVersion0000000002"}
@@ -127,6 +135,17 @@ def test_edge_function_release_reaches_the_distribution_and_keeps_the_old_versio
         FunctionName="edgecdn-staging-viewer-request")["Versions"]]
     # The old version is retained (DeletionPolicy Retain): replicas may still run it for hours.
     assert {"1", "2"} <= set(versions)
+    # Version 2 runs the package that publish built from the new source, read from the deploying
+    # account's us-east-1 templates bucket.
+    released = deployer.templates.template("lambda_edge.json")["Resources"]["ViewerRequestFunction"]
+    code = released["Properties"]["Code"]
+    bucket = naming.template_bucket_name(env.project, clients.account, "us-east-1")
+    package = clients.admin("s3", "us-east-1").get_object(Bucket=bucket, Key=code["S3Key"])["Body"].read()
+    assert code["S3Key"].startswith("staging/lambda-edge/viewer-request-")
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        assert archive.read("index.py").decode() == released["Metadata"]["EdgeCode"]["index.py"]
+    deployed = lambda_client.get_function(FunctionName="edgecdn-staging-viewer-request", Qualifier="2")
+    assert deployed["Configuration"]["CodeSha256"] == base64.b64encode(hashlib.sha256(package).digest()).decode()
     assert cloudfront.list_distributions()["DistributionList"]["Items"][0]["Id"] == distribution_id
 
 
