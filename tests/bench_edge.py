@@ -1,11 +1,12 @@
 """Benchmark of the edge handlers: cold start, warm viewer-request latency, Cache-Control pattern worst cases,
-DynamoDB reads per TTL window, inlined code size.
+DynamoDB reads per TTL window, package size.
 
-Run: python tests/bench_edge.py [--python PATH] [--bytecode]   (prints the figures; exit 1 if a target is missed)
+Run: python tests/bench_edge.py [--python PATH] [--source]   (prints the figures; exit 1 if a target is missed)
 
---python runs the cold starts with another interpreter, such as the Lambda runtime's version (python3.13),
-which needs boto3 installed for the comparison. --bytecode also times them with each function's bytecode
-beside its source (for information: the functions ship source).
+The cold starts run each function as `deploy.py publish` packages it (rollout/edge_package.py): index.py
+and its bytecode, compiled by the cold starts' interpreter. --python runs them with another interpreter,
+such as the Lambda runtime's version (python3.13), which needs boto3 installed for the comparison.
+--source also times them from source alone, as a package published without python3.13 runs (for information).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "edge"))
 from dynamodb_endpoints import FakeDynamoDB, LocalPKI, make_pki  # noqa: E402
 
 from edgeconfig.model import MAX_CONTENT_BYTES  # noqa: E402
+from rollout.edge_package import build_package  # noqa: E402
 from templates.config import load_environment  # noqa: E402
 from templates.edge_functions import FUNCTIONS, bake_source  # noqa: E402
 from templates.edge_functions import handler_source as edge_handler_source  # noqa: E402
@@ -260,22 +262,17 @@ def run_python(python: str, program: str, env: dict) -> dict:
 
 
 def function_directories(work: Path, bytecode_python: str | None = None) -> dict[str, Path]:
-    """A directory per trigger holding that function's index.py, baked with the bench table's settings.
-
-    With `bytecode_python`, also index.py's bytecode as that interpreter compiles it, in __pycache__ beside it,
-    checked against the source by hash (PEP 552), as a deployment package could ship it.
-    """
+    """A directory per trigger holding what Lambda extracts from that function's package into /var/task: the
+    package publish builds (index.py baked with the bench table's settings, and with `bytecode_python` its
+    bytecode as that interpreter compiles it, checked against the source by hash)."""
     settings = {"table_name": TABLE, "table_regions": ["us-west-2"], "cache_ttl_seconds": 60, "environment": CONFIG_ID}
     directories = {}
     for spec in FUNCTIONS:
         directory = work / spec.key
-        directory.mkdir(exist_ok=True)
-        (directory / "index.py").write_text(bake_source(settings, spec.event_type), encoding="utf-8")
-        shutil.rmtree(directory / "__pycache__", ignore_errors=True)
-        if bytecode_python:
-            subprocess.run([bytecode_python, "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], "
-                            "doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)",
-                            str(directory / "index.py")], check=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        package = build_package(bake_source(settings, spec.event_type), bytecode_python)
+        with zipfile.ZipFile(io.BytesIO(package)) as archive:
+            archive.extractall(directory)
         directories[spec.event_type] = directory
     return directories
 
@@ -293,9 +290,9 @@ def cold_start_environment(pki: LocalPKI, work: Path) -> dict:
 
 
 def cold_starts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path,
-                bytecode: bool = False) -> tuple[dict[str, list[dict]], list[float], dict]:
-    """(runs per trigger, boto3 CPU ms per run, environment) for COLD_RUNS interleaved rounds; with `bytecode`,
-    the functions' bytecode lies beside their source, so nothing is compiled."""
+                bytecode: bool = True) -> tuple[dict[str, list[dict]], list[float], dict]:
+    """(runs per trigger, boto3 CPU ms per run, environment) for COLD_RUNS interleaved rounds of the functions
+    as published with bytecode, or without (`bytecode` False: each cold start compiles index.py)."""
     directories = function_directories(work, python if bytecode else None)
     env = cold_start_environment(pki, work)
     runs: dict[str, list[dict]] = {spec.handler: [] for spec in FUNCTIONS}
@@ -312,11 +309,11 @@ def cold_starts(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path,
     return runs, boto3_ms, env
 
 
-# The same cold start taken apart: the standard-library imports index.py makes, compiling its source,
-# running its body, then the first request's steps one by one (CPU ms each).
+# The same cold start taken apart: the standard-library imports index.py makes, getting its code as import
+# does (reading the checked bytecode, or compiling the source), running its body, then the first request's
+# steps one by one (CPU ms each).
 _COLD_START_PARTS = """
-import json, sys, time, types
-source = open({path!r}, encoding="utf-8").read()
+import importlib.machinery, json, sys, time, types
 parts, clock = {{}}, time.process_time
 mark = clock()
 def lap(name):
@@ -327,8 +324,8 @@ def lap(name):
 for name in {modules!r}:
     __import__(name)
 lap("standard-library imports")
-code = compile(source, "index.py", "exec")
-lap("compiling index.py")
+code = importlib.machinery.SourceFileLoader("index", {path!r}).get_code("index")
+lap("index.py's code: its bytecode (or compiling it)")
 index = types.ModuleType("index")
 sys.modules["index"] = index
 exec(code, index.__dict__)
@@ -440,20 +437,17 @@ def pattern_figures() -> bool:
     return ok
 
 
-def package_sizes() -> dict[str, tuple[int, int, int]]:
-    """Per trigger: (bytes of its baked index.py, bytes without its empty lines, bytes of the zip Lambda
-    builds from it) for the prod environment."""
+def package_sizes(python: str) -> dict[str, tuple[int, int, int]]:
+    """Per trigger: (bytes of its baked index.py, bytes without its empty lines, bytes of its package with
+    bytecode compiled by `python`) for the prod environment."""
     env = load_environment("prod")
     settings = {"table_name": env.edge_config_table_name, "table_regions": list(env.table_regions),
                 "cache_ttl_seconds": env.edge_config_cache_ttl_seconds, "environment": env.environment}
     sizes = {}
     for spec in FUNCTIONS:
         source = bake_source(settings, spec.event_type)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("index.py", source)
         code = "".join(line for line in source.splitlines(keepends=True) if line.strip())
-        sizes[spec.event_type] = (len(source.encode()), len(code.encode()), len(buffer.getvalue()))
+        sizes[spec.event_type] = (len(source.encode()), len(code.encode()), len(build_package(source, python)))
     return sizes
 
 
@@ -461,8 +455,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter for the cold starts (default: this one); it needs boto3 for the comparison")
-    parser.add_argument("--bytecode", action="store_true",
-                        help="also time the cold starts with each function's bytecode beside its source")
+    parser.add_argument("--source", action="store_true",
+                        help="also time the cold starts from source alone (a package published without python3.13)")
     args = parser.parse_args()
     python = args.python
     ok = True
@@ -475,8 +469,8 @@ def main() -> int:
         server.put(TABLE, current_item(200))
         try:
             ok &= report_cold_start(python, server, pki, work)
-            if args.bytecode:
-                report_bytecode_cold_start(python, server, pki, work)
+            if args.source:
+                report_source_cold_start(python, server, pki, work)
             report_large_configurations(python, server, pki, work)
             ok &= report_warm_path()
             ok &= pattern_figures()
@@ -484,11 +478,11 @@ def main() -> int:
         finally:
             server.close()
 
-    print("inlined code, each function's index.py (prod settings baked in; empty lines keep the line numbers of\n"
-          f"edge_handler.py, {len(edge_handler_source().encode()):,} bytes):")
-    for trigger, (source_bytes, code_bytes, zip_bytes) in package_sizes().items():
+    print("packages, each function's index.py (prod settings baked in; empty lines keep the line numbers of\n"
+          f"edge_handler.py, {len(edge_handler_source().encode()):,} bytes) and its bytecode, zipped:")
+    for trigger, (source_bytes, code_bytes, zip_bytes) in package_sizes(python).items():
         ok &= zip_bytes < VIEWER_TRIGGER_LIMIT // 10
-        print(f"  {trigger:16} {source_bytes:7,} bytes ({code_bytes:,} without empty lines), zipped {zip_bytes:,} "
+        print(f"  {trigger:16} {source_bytes:7,} bytes ({code_bytes:,} without empty lines), package {zip_bytes:,} "
               f"bytes = {100 * zip_bytes / VIEWER_TRIGGER_LIMIT:.1f}% of the 1 MB viewer-trigger limit")
     return 0 if ok else 1
 
@@ -503,8 +497,9 @@ def report_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Pa
                              text=True, check=True).stdout.strip()
     runs, boto3_ms, env = cold_starts(python, server, pki, work)
     boto3_median = statistics.median(boto3_ms)
-    print(f"cold start (Python {version}): a fresh process imports index.py, compiled from source as on Lambda,\n"
-          f"and handles one event, which reads the configuration (200 redirect rules, 5 experiments) over HTTPS.\n"
+    print(f"cold start (Python {version}): a fresh process imports index.py from the function's package as\n"
+          f"published (its bytecode beside it, compiled by this interpreter and checked against the source), and\n"
+          f"handles one event, which reads the configuration (200 redirect rules, 5 experiments) over HTTPS.\n"
           f"CPU time, median of {COLD_RUNS} runs; at {LAMBDA_MB} MB a viewer waits about CPU x "
           f"{ONE_VCPU_MB}/{LAMBDA_MB}:")
     ok, worst = True, 0.0
@@ -533,17 +528,18 @@ def report_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Pa
     return ok
 
 
-def report_bytecode_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path) -> None:
-    """Print the cold starts again with each function's bytecode beside its source: what shipping bytecode
-    built for the runtime (in an S3 package, which inline code cannot hold) would give. For information."""
-    runs, boto3_ms, _ = cold_starts(python, server, pki, work, bytecode=True)
+def report_source_cold_start(python: str, server: FakeDynamoDB, pki: LocalPKI, work: Path) -> None:
+    """Print the cold starts again from source alone: a package published where no interpreter of the runtime
+    was found (deploy.py says so) runs this way. For information."""
+    runs, boto3_ms, _ = cold_starts(python, server, pki, work, bytecode=False)
     boto3_median = statistics.median(boto3_ms)
-    print("the same cold start with index.py's bytecode beside it (compiled by this interpreter, checked against\n"
-          "the source by hash): nothing left to compile. Not how the functions ship today: inline code is source.")
+    print("the same cold start from a package without bytecode (published without python3.13): each cold start\n"
+          "compiles index.py. For information; the target applies to the packages as published with bytecode.")
     for spec in FUNCTIONS:
         cpu = statistics.median(run["cpu_ms"] for run in runs[spec.handler])
         print(f"  {spec.event_type:16} {cpu:5.1f} ms  ~{_at_128_mb(cpu)} at {LAMBDA_MB} MB   "
               f"/ boto3 client ({boto3_median:.1f} ms) = {cpu / boto3_median:.3f}")
+    function_directories(work, python)  # back to the packages as published
     print()
 
 
@@ -567,7 +563,7 @@ def report_large_configurations(python: str, server: FakeDynamoDB, pki: LocalPKI
                 short_rules_config(low)),
                ("10,000 redirects (the rule limit), 5 experiments: over the item limit, stored here all the same",
                 site_config(10_000))]
-    function_directories(work)
+    function_directories(work, python)
     env = cold_start_environment(pki, work)
     print("large configurations: a viewer-request cold start (median of 5 runs), and the part that validates and\n"
           "compiles the configuration (the edge checks its own sections, without the CLI's redirect-chain analysis):")
