@@ -140,15 +140,17 @@ class EdgeCode:
 
 
 def edge_code(environment: str, template: dict[str, Any], where: str) -> list[EdgeCode]:
-    """The functions of the lambda_edge template with their source; InputError if a key does not match
-    its source (the template was edited, or built by another version of generate.py)."""
+    """The functions of the lambda_edge template whose code is a package, with their source (inline ZipFile
+    code needs none); InputError if a key does not match its source (the template was edited, or built by
+    another version of generate.py)."""
     functions = []
     for logical_id, resource in sorted(template.get("Resources", {}).items()):
-        if resource.get("Type") != "AWS::Lambda::Function":
+        code = resource.get("Properties", {}).get("Code") or {}
+        if resource.get("Type") != "AWS::Lambda::Function" or "ZipFile" in code:
             continue
         metadata = resource.get("Metadata") or {}
         source = (metadata.get(CODE_METADATA) or {}).get("index.py")
-        key = (resource.get("Properties", {}).get("Code") or {}).get("S3Key")
+        key = code.get("S3Key")
         event_type = metadata.get("EdgeEventType")
         if not isinstance(source, str) or not isinstance(key, str) or not isinstance(event_type, str):
             raise InputError(f"{where}: {logical_id} lacks Metadata.{CODE_METADATA}.index.py, "

@@ -12,6 +12,9 @@ network only for a body no set has used before: the files of a new set that did 
 server-side copies (CopyObject) of their blobs. The last object written under a prefix is
 `.published` (the set's manifest, its digest in metadata): an already-published set costs one
 HeadObject per region, whatever the number of files and regions.
+
+The edge functions' packages go to the edge region's bucket under the keys lambda_edge.json names
+(rollout/edge_package.py).
 """
 
 from __future__ import annotations

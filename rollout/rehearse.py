@@ -10,6 +10,8 @@ delegated hosted zone a custom domain names by id.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -384,6 +386,7 @@ class Rehearsal:
         short = ", ".join(":".join(a.split(":")[6:8]) for a in arns) or "(none)"
         self._check(bool(arns) and existing == arns,
                     f"{account}: the distribution's edge functions are numbered versions in us-east-1: {short}")
+        self._verify_edge_code(account, lambda_client, numbered)
 
         if domain is not None and domain.aliases:
             zone_id = domain.hosted_zone_id
@@ -402,6 +405,25 @@ class Rehearsal:
                                      f"{', '.join(domain.aliases)} (A and AAAA) to {target}"
                                      + (f"; missing {', '.join(missing)}" if missing else ""))
 
+
+    def _verify_edge_code(self, account: str, lambda_client: Any, version_arns: list[str]) -> None:
+        """Each associated version runs the package publish built from the template's source: its
+        CodeSha256 is that of the object at the function's S3Key in the us-east-1 templates bucket."""
+        resources = self.templates.template("lambda_edge.json").get("Resources", {})
+        keys = {r["Properties"].get("FunctionName"): r["Properties"]["Code"].get("S3Key") for r in resources.values()
+                if r.get("Type") == "AWS::Lambda::Function"}
+        bucket = naming.template_bucket_name(self.env.project, self.clients.account, EDGE_REGION)
+        s3 = self.clients.admin("s3", EDGE_REGION)
+        wrong = []
+        for arn in version_arns:
+            name, version = arn.split(":")[6], arn.split(":")[7]
+            deployed = lambda_client.get_function(FunctionName=name, Qualifier=version)["Configuration"]["CodeSha256"]
+            package = s3.get_object(Bucket=bucket, Key=keys[name])["Body"].read() if keys.get(name) else b""
+            if deployed != base64.b64encode(hashlib.sha256(package).digest()).decode():
+                wrong.append(f"{name}:{version}")
+        self._check(bool(version_arns) and not wrong,
+                    f"{account}: the edge functions run the packages publish built from lambda_edge.json "
+                    f"(s3://{bucket}/{self.env.environment}/lambda-edge/)" + (f"; not {', '.join(wrong)}" if wrong else ""))
 
     def _edge_log_groups(self) -> dict[str, str]:
         """Function name -> the log group its LoggingConfig names, from the lambda_edge template."""

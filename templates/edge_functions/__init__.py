@@ -101,13 +101,13 @@ TRIGGERS: tuple[str, ...] = tuple(function.event_type for function in FUNCTIONS)
 
 
 def bake_source(settings: dict, trigger: str, source: str | None = None) -> str:
-    """index.py of the `trigger` function (an event type), ready for Code.ZipFile: the handler source with
+    """index.py of the `trigger` function (an event type), as its package holds it: the handler source with
     only the sections marked for that trigger, and its BAKED_SETTINGS line replaced by `settings`.
 
-    Lambda compiles index.py at every cold start, and compiling costs CPU by the amount of code. The other
-    sections, docstrings and comments become empty lines, and function annotations are cut: every line
-    stays where it is in edge_handler.py, so a traceback's line numbers are that file's. The same source
-    and settings always give the same bytes.
+    Loading index.py at a cold start (compiling it, or reading its bytecode) costs CPU by the amount of
+    code. The other sections, docstrings and comments become empty lines, and function annotations are
+    cut: every line stays where it is in edge_handler.py, so a traceback's line numbers are that file's.
+    The same source and settings always give the same bytes.
     `settings` holds table_name, table_regions (primary first), cache_ttl_seconds and environment.
     Raises ValueError on bad settings, an unknown trigger, a bad `# @bake:` line, a BAKED_SETTINGS line not
     found exactly once, or a result that uses a name it does not define or lacks the trigger's handler.

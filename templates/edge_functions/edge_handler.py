@@ -1,7 +1,7 @@
 """Lambda@Edge handlers: redirects, rewrites, A/B experiments, maintenance and Cache-Control, driven by a versioned configuration in DynamoDB."""
 
-# This file is inlined into CloudFormation (Code.ZipFile creates index.py): standard library only,
-# no relative imports. The `edgeconfig` CLI imports it for validate_config, so the
+# Each function's package holds this file, baked, as its index.py (rollout/edge_package.py): standard
+# library only, no relative imports. The `edgeconfig` CLI imports it for validate_config, so the
 # schema is defined once, here.
 #
 # Each function gets only the code its trigger runs. A `# @bake: ...` line starts a section and names
@@ -9,8 +9,8 @@
 # code only the CLI runs); the section runs to the next such line. bake_source
 # (templates/edge_functions/__init__.py) blanks the other sections, docstrings, comments and function
 # annotations, keeping every line where it is, so a traceback's line numbers are this file's. It refuses
-# a baked source that uses a name it does not define. Lambda compiles index.py from source at every
-# cold start, at a CPU cost that grows with the code (see docs/edge-config.md, "The edge functions").
+# a baked source that uses a name it does not define. Loading index.py costs CPU at every cold start
+# that grows with the code, compiled or not (see docs/edge-config.md, "The edge functions").
 
 from __future__ import annotations
 

@@ -120,6 +120,14 @@ def test_a_template_whose_source_does_not_match_its_key_is_refused():
         edge_code("prod", template, "output/prod/lambda_edge.json")
 
 
+def test_inline_code_needs_no_package():
+    template = _lambda_edge()
+    inline = template["Resources"]["ViewerResponseFunction"]
+    inline["Properties"]["Code"] = {"ZipFile": inline["Metadata"].pop("EdgeCode")["index.py"]}
+    code = edge_code("prod", template, "lambda_edge.json")
+    assert sorted(c.event_type for c in code) == ["origin-response", "viewer-request"]
+
+
 class FakeBucket:
     """head_object and put_object of one bucket, as S3 answers them."""
 
