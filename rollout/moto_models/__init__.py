@@ -68,6 +68,7 @@ def install() -> None:
         cloudwatch,
         dynamodb,
         iam_role_policies,
+        lambda_code,
         lambda_logging,
         lifecycle,
         logs,
@@ -91,6 +92,7 @@ def install() -> None:
     cloudfront_invalidations.install()
     iam_role_policies.install()
     lambda_logging.install()
+    lambda_code.install()
     session_policies.install()
     assume_role.install()
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
