@@ -407,21 +407,25 @@ class Rehearsal:
 
 
     def _verify_edge_code(self, account: str, lambda_client: Any, version_arns: list[str]) -> None:
-        """Each associated version runs the package publish built from the template's source: its
-        CodeSha256 is that of the object at the function's S3Key in the us-east-1 templates bucket."""
+        """Each associated version of a function with S3 code runs the package publish built from the
+        template's source: its CodeSha256 is that of the object at the function's S3Key in the us-east-1
+        templates bucket. (Inline ZipFile code, as in older sets, has no package.)"""
         resources = self.templates.template("lambda_edge.json").get("Resources", {})
-        keys = {r["Properties"].get("FunctionName"): r["Properties"]["Code"].get("S3Key") for r in resources.values()
-                if r.get("Type") == "AWS::Lambda::Function"}
+        keys = {r["Properties"].get("FunctionName"): r["Properties"]["Code"]["S3Key"] for r in resources.values()
+                if r.get("Type") == "AWS::Lambda::Function" and "S3Key" in r["Properties"].get("Code", {})}
+        packaged = [arn for arn in version_arns if arn.split(":")[6] in keys]
+        if not keys:
+            return
         bucket = naming.template_bucket_name(self.env.project, self.clients.account, EDGE_REGION)
         s3 = self.clients.admin("s3", EDGE_REGION)
         wrong = []
-        for arn in version_arns:
+        for arn in packaged:
             name, version = arn.split(":")[6], arn.split(":")[7]
             deployed = lambda_client.get_function(FunctionName=name, Qualifier=version)["Configuration"]["CodeSha256"]
-            package = s3.get_object(Bucket=bucket, Key=keys[name])["Body"].read() if keys.get(name) else b""
+            package = s3.get_object(Bucket=bucket, Key=keys[name])["Body"].read()
             if deployed != base64.b64encode(hashlib.sha256(package).digest()).decode():
                 wrong.append(f"{name}:{version}")
-        self._check(bool(version_arns) and not wrong,
+        self._check(len(packaged) == len(keys) and not wrong,
                     f"{account}: the edge functions run the packages publish built from lambda_edge.json "
                     f"(s3://{bucket}/{self.env.environment}/lambda-edge/)" + (f"; not {', '.join(wrong)}" if wrong else ""))
 

@@ -15,6 +15,7 @@ from rollout import naming
 from rollout.aws import Access, Clients
 from rollout.console import Console
 from rollout.inputs import TemplateSet, load_templates
+from rollout.edge_package import BYTECODE_METADATA, LAMBDA_EDGE_TEMPLATE, edge_code, runtime_cache_tag
 from rollout.publish import SET_MARKER
 from rollout.rehearse import rehearsal_session
 from templates.config import EnvConfig, load_environment
@@ -105,10 +106,17 @@ def stub_bootstrapped(clients: StubbedClients, templates: TemplateSet) -> None:
 
 def stub_published(clients: StubbedClients, templates: TemplateSet) -> None:
     """The set is already in each region's template bucket: its marker answers HeadObject (deploy
-    does not look at the buckets again after stub_bootstrapped's check)."""
+    does not look at the buckets again after stub_bootstrapped's check); so are the edge functions'
+    packages, with bytecode, in the us-east-1 bucket."""
     env = templates.env
     for region in env.regions:
         bucket = naming.template_bucket_name(env.project, clients.account, region)
         clients.stub("s3", region).add_response(
             "head_object", {"Metadata": {"sha256": templates.digest}},
             {"Bucket": bucket, "Key": templates.prefix + SET_MARKER})
+    bucket = naming.template_bucket_name(env.project, clients.account, naming.STACK_SET_REGION)
+    lambda_edge = templates.template(LAMBDA_EDGE_TEMPLATE)
+    for function in edge_code(env.environment, lambda_edge, LAMBDA_EDGE_TEMPLATE):
+        clients.stub("s3", naming.STACK_SET_REGION).add_response(
+            "head_object", {"Metadata": {BYTECODE_METADATA: runtime_cache_tag()}},
+            {"Bucket": bucket, "Key": function.key})

@@ -47,7 +47,9 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
             "days, that region's KMS key and the tags") in out
     assert ("ok   111111111111: primary table in us-east-1: alarms on ReadThrottleEvents, SystemErrors, "
             "WriteThrottleEvents, notifying arn:aws:sns:us-east-1:111111111111:edgecdn-dev-alarms") in out
-    assert "Rehearsal passed: 20 checks." in out
+    assert ("ok   111111111111: the edge functions run the packages publish built from lambda_edge.json "
+            "(s3://edgecdn-stacksets-123456789012-us-east-1/dev/lambda-edge/)") in out
+    assert "Rehearsal passed: 21 checks." in out
     assert "FAIL" not in out
 
 
