@@ -141,6 +141,7 @@ def cmd_retained(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
+    from rollout.edge_package import runtime_python
     from rollout.rehearse import run_rehearsal
 
     def run(console: Console) -> int:
@@ -148,6 +149,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         unfit = SCENARIOS[args.scenario].unfit(env)
         if unfit:
             raise InputError(f"--scenario {args.scenario}: {unfit}")
+        runtime_python()  # a bad EDGECDN_RUNTIME_PYTHON is bad input (exit 2), not a failed rehearsal
         return run_rehearsal(load_templates(env), console, scenario=args.scenario)
     return guarded(run)
 
@@ -181,8 +183,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 "(default: %(default)s, which AWS Organizations creates)")
     add("publish", cmd_publish, "upload output/ENV/ to the template buckets",
         "Upload output/ENV/ to each region's template bucket under a prefix derived from the\n"
-        "content (unchanged files are never uploaded again), then print the root template URL and\n"
-        "console links to create the stacks without StackSets.")
+        "content (unchanged files are never uploaded again), and the edge functions' packages to the\n"
+        "us-east-1 bucket, then print the root template URL and console links to create the stacks\n"
+        "without StackSets. The packages carry bytecode compiled by a Python of the functions' runtime\n"
+        "(EDGECDN_RUNTIME_PYTHON, else python3.13 on PATH); without one, the source alone.")
     deploy = add("deploy", cmd_deploy, "create or update the stack set and its instances",
                  "Publish, then bring stack set PROJECT-ENV and its instances to output/ENV/: us-east-1,\n"
                  "the edge log regions and the replica regions first (all at once), then the primary\n"

@@ -130,6 +130,12 @@ def publish_templates(templates: TemplateSet, clients: Clients, buckets_checked:
     admin = clients.account
     prefix = templates.prefix
     result = Publication(prefix=prefix, regions={})
+    code = []
+    if LAMBDA_EDGE_TEMPLATE in templates.files:
+        # Checked before anything is uploaded: the sources match their keys, the interpreter is usable.
+        code = edge_code(env.environment, templates.template(LAMBDA_EDGE_TEMPLATE),
+                         str(templates.directory / LAMBDA_EDGE_TEMPLATE))
+        result.runtime_python = runtime_python()
     for region in env.regions:
         bucket = naming.template_bucket_name(env.project, admin, region)
         s3 = clients.admin("s3", region)
@@ -164,12 +170,9 @@ def publish_templates(templates: TemplateSet, clients: Clients, buckets_checked:
         manifest = json.dumps(templates.digests, sort_keys=True, indent=1).encode()
         s3.put_object(Bucket=bucket, Key=prefix + SET_MARKER, Body=manifest, ContentType="application/json",
                       Metadata={DIGEST_METADATA: templates.digest})
-    if LAMBDA_EDGE_TEMPLATE in templates.files:
+    if result.runtime_python is not None:
         # The functions exist only in the edge region: their packages go to its bucket, whose policy
         # lets the environment's execution roles read <env>/*.
-        code = edge_code(env.environment, templates.template(LAMBDA_EDGE_TEMPLATE),
-                         str(templates.directory / LAMBDA_EDGE_TEMPLATE))
-        result.runtime_python = runtime_python()
         result.packages = publish_packages(code, clients.admin("s3", naming.STACK_SET_REGION),
                                            result.bucket(naming.STACK_SET_REGION), result.runtime_python)
     return result

@@ -413,9 +413,9 @@ class Rehearsal:
         resources = self.templates.template("lambda_edge.json").get("Resources", {})
         keys = {r["Properties"].get("FunctionName"): r["Properties"]["Code"]["S3Key"] for r in resources.values()
                 if r.get("Type") == "AWS::Lambda::Function" and "S3Key" in r["Properties"].get("Code", {})}
-        packaged = [arn for arn in version_arns if arn.split(":")[6] in keys]
         if not keys:
             return
+        packaged = [arn for arn in version_arns if arn.split(":")[6] in keys]
         bucket = naming.template_bucket_name(self.env.project, self.clients.account, EDGE_REGION)
         s3 = self.clients.admin("s3", EDGE_REGION)
         wrong = []
@@ -427,7 +427,8 @@ class Rehearsal:
                 wrong.append(f"{name}:{version}")
         self._check(len(packaged) == len(keys) and not wrong,
                     f"{account}: the edge functions run the packages publish built from lambda_edge.json "
-                    f"(s3://{bucket}/{self.env.environment}/lambda-edge/)" + (f"; not {', '.join(wrong)}" if wrong else ""))
+                    f"(s3://{bucket}/{self.env.environment}/lambda-edge/)"
+                    + (f"; not {', '.join(wrong)}" if wrong else ""))
 
     def _edge_log_groups(self) -> dict[str, str]:
         """Function name -> the log group its LoggingConfig names, from the lambda_edge template."""

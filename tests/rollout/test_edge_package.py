@@ -177,3 +177,28 @@ def test_a_viewer_package_over_the_lambda_at_edge_limit_is_refused(monkeypatch):
                                          r"1,000-byte Lambda@Edge limit for its trigger"):
         publish_packages(code, bucket, "templates", RuntimePython(None, "source only"))
     assert all("origin-response" in key for key in bucket.puts)
+
+
+def test_an_unusable_runtime_python_stops_publish_before_any_upload(monkeypatch):
+    from rollout.publish import publish_templates
+    from rollout_support import StubbedClients, real_set
+
+    find_runtime_python.cache_clear()
+    monkeypatch.setenv(RUNTIME_PYTHON_ENV, "/nonexistent/python3.13")
+    clients = StubbedClients()  # any S3 call would fail: none is stubbed
+    with pytest.raises(InputError, match=r"EDGECDN_RUNTIME_PYTHON=/nonexistent/python3.13: must be a Python "
+                                         r"interpreter of the edge functions' runtime python3.13"):
+        publish_templates(real_set("dev"), clients, buckets_checked=True)
+    assert clients.log.calls == []
+    find_runtime_python.cache_clear()
+
+
+def test_rehearse_with_an_unusable_runtime_python_is_bad_input(monkeypatch, capsys):
+    import deploy
+
+    find_runtime_python.cache_clear()
+    monkeypatch.setenv(RUNTIME_PYTHON_ENV, sys.executable if sys.implementation.cache_tag != "cpython-313"
+                       else "/nonexistent/python3.13")
+    assert deploy.main(["rehearse", "--env", "dev"]) == 2
+    assert f"error: {RUNTIME_PYTHON_ENV}=" in capsys.readouterr().err
+    find_runtime_python.cache_clear()
