@@ -79,7 +79,7 @@ def build(env: EnvConfig) -> Template:
         "environment": env.environment,
     }
     for spec in FUNCTIONS:
-        # Each function's index.py holds only the code of its trigger (less to compile at a cold start).
+        # Each function's index.py holds only the code of its trigger (less to load at a cold start).
         function = _add_function(t, env, spec, role, Ref(code_bucket), bake_source(settings, spec.event_type),
                                  log_groups[spec.key])
         version = _add_version(t, spec, function)
