@@ -21,7 +21,7 @@ _SETTINGS_KEYS = {"table_name": str, "table_regions": list, "cache_ttl_seconds":
 
 @dataclass(frozen=True)
 class EdgeFunction:
-    """One Lambda@Edge function: its CloudFront event type and the handler inside the inlined index.py."""
+    """One Lambda@Edge function: its CloudFront event type and the handler inside its index.py."""
 
     key: str
     event_type: str

@@ -1,4 +1,4 @@
-"""bake_source and FUNCTIONS: each function's inlined index.py holds its trigger's code and no other, is
+"""bake_source and FUNCTIONS: each function's index.py holds its trigger's code and no other, is
 self-contained, stable, keeps the source's line numbers, and works with its baked settings."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ TRIGGER_SECTIONS = {
 
 
 def load_as_index(source: str) -> types.ModuleType:
-    """Execute source the way Lambda does for Code.ZipFile: a top-level module named index."""
+    """Execute source the way Lambda runs a package's index.py: a top-level module named index."""
     module = types.ModuleType("index")
     sys.modules["index"] = module
     try:
@@ -174,7 +174,7 @@ def test_handler_imports_only_the_standard_library():
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative imports break when inlined as index.py"
+            assert node.level == 0, "relative imports break in a package of index.py alone"
             imported.add(node.module.split(".")[0])
     assert imported - sys.stdlib_module_names == set()
 
@@ -205,7 +205,7 @@ SITE = {
 @pytest.mark.parametrize("trigger", TRIGGERS)
 def test_each_baked_function_reads_its_baked_table_in_the_nearest_region(trigger, aws, cf, monkeypatch, moto_https,
                                                                          pki):
-    # The inlined code must work on its own: settings baked in, table read by its own client (moto server).
+    # The baked code must work on its own: settings baked in, table read by its own client (moto server).
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
     for region in SETTINGS["table_regions"]:
         doc = dict(SITE, redirects=[{"from": "/old", "to": f"/{region}"}])
