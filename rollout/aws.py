@@ -43,6 +43,16 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
+def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """HeadObject's answer, or None when there is no such object."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
 def error_message(exc: BaseException) -> str:
     if isinstance(exc, botocore.exceptions.ClientError):
         return str(exc.response.get("Error", {}).get("Message", "")) or str(exc)

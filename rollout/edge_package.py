@@ -33,9 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import botocore.exceptions
-
-from rollout.aws import error_code
+from rollout.aws import head_object
 from rollout.errors import InputError
 from templates.edge_functions import FUNCTIONS
 from templates.lambda_edge import CODE_METADATA, RUNTIME, code_key
@@ -170,15 +168,6 @@ class PackageOutcome:
     size: int | None = None
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-
-
 def publish_packages(code: list[EdgeCode], s3: Any, bucket: str, python: RuntimePython) -> list[PackageOutcome]:
     """Put each function's package under its key, unless one is there already that holds bytecode (or
     this publish cannot build bytecode either). Lambda takes a copy at create or update: replacing an
@@ -188,7 +177,7 @@ def publish_packages(code: list[EdgeCode], s3: Any, bucket: str, python: Runtime
     wanted = runtime_cache_tag() if python.path else NO_BYTECODE
     outcomes = []
     for function in code:
-        head = _head(s3, bucket, function.key)
+        head = head_object(s3, bucket, function.key)
         existing = (head or {}).get("Metadata", {}).get(BYTECODE_METADATA)
         if head is not None and (existing != NO_BYTECODE or wanted == NO_BYTECODE):
             outcomes.append(PackageOutcome(function.key, "present", existing or NO_BYTECODE))

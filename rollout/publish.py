@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 import botocore.exceptions
 
 from rollout import naming
-from rollout.aws import Clients, error_code
+from rollout.aws import Clients, error_code, head_object
 from rollout.console import Console
 from rollout.edge_package import (
     LAMBDA_EDGE_TEMPLATE,
@@ -83,15 +83,6 @@ class Publication:
                 or any(p.action != "present" for p in self.packages))
 
 
-def _exists(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-
-
 def _require_bucket(s3: Any, bucket: str, env_name: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
@@ -143,19 +134,19 @@ def publish_templates(templates: TemplateSet, clients: Clients, buckets_checked:
             _require_bucket(s3, bucket, env.environment)
         published = RegionPublication(region=region, bucket=bucket, prefix=prefix)
         result.regions[region] = published
-        marker = _exists(s3, bucket, prefix + SET_MARKER)
+        marker = head_object(s3, bucket, prefix + SET_MARKER)
         if marker is not None and marker.get("Metadata", {}).get(DIGEST_METADATA) == templates.digest:
             published.present = sorted(templates.files)
             continue
         for name, body in sorted(templates.files.items()):
             digest = templates.digests[name]
             key = prefix + name
-            head = _exists(s3, bucket, key)
+            head = head_object(s3, bucket, key)
             if head is not None and head.get("Metadata", {}).get(DIGEST_METADATA) == digest:
                 published.present.append(name)
                 continue
             blob = BLOB_PREFIX + digest
-            if _exists(s3, bucket, blob) is None:
+            if head_object(s3, bucket, blob) is None:
                 s3.put_object(
                     Bucket=bucket, Key=blob, Body=body, ContentType="application/json",
                     Metadata={DIGEST_METADATA: digest},

@@ -38,7 +38,9 @@ _original = TokenResponse.assume_role
 MAX_SESSION_POLICY_CHARS = 2048
 
 
-def _principal_matches(principal: Any, caller: dict[str, str]) -> bool:
+def principal_matches(principal: Any, caller: dict[str, str]) -> bool:
+    """Whether a Principal names the caller: "*", or {"AWS": ...} naming "*", its account id or root ARN, its
+    ARN or (for a session) its role's ARN."""
     if principal == "*":
         return True
     if not isinstance(principal, dict):
@@ -67,7 +69,7 @@ def trusts(trust_policy: Any, caller: dict[str, str], external_id: str | None) -
     for statement in statements(trust_policy):
         if not action_matches(statement.get("Action"), "sts:AssumeRole"):
             continue
-        if not _principal_matches(statement.get("Principal"), caller):
+        if not principal_matches(statement.get("Principal"), caller):
             continue
         if statement.get("Condition") and not _conditions_hold(statement["Condition"], external_id):
             continue

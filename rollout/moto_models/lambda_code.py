@@ -44,6 +44,7 @@ from moto.awslambda.exceptions import InvalidParameterValueException
 from moto.s3.models import s3_backends
 
 from rollout import naming
+from rollout.moto_models.assume_role import principal_matches
 from rollout.moto_models.session_policies import action_matches, statements
 
 _installed = False
@@ -65,16 +66,6 @@ def _pattern_matches(patterns: Any, value: str) -> bool:
     return False
 
 
-def _principal_matches(principal: Any, account: str, caller_arn: str) -> bool:
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    names = principal.get("AWS", [])
-    names = [names] if isinstance(names, str) else names
-    return any(name in ("*", account, f"arn:aws:iam::{account}:root", caller_arn) for name in names)
-
-
 def _names_only_services(principal: Any) -> bool:
     return isinstance(principal, dict) and set(principal) == {"Service"}
 
@@ -93,10 +84,10 @@ def _conditions_hold(conditions: dict[str, Any]) -> bool:
 
 def _applies(statement: dict[str, Any], account: str, caller_arn: str, resource: str) -> bool:
     if "NotPrincipal" in statement:
-        if _principal_matches(statement["NotPrincipal"], account, caller_arn):
+        if principal_matches(statement["NotPrincipal"], {"account": account, "arn": caller_arn}):
             return False
     elif _names_only_services(statement.get("Principal")) or \
-            not _principal_matches(statement.get("Principal"), account, caller_arn):
+            not principal_matches(statement.get("Principal"), {"account": account, "arn": caller_arn}):
         return False
     if "NotAction" in statement:
         if action_matches(statement["NotAction"], "s3:GetObject"):

@@ -14,10 +14,11 @@ import rollout_samples
 from rollout import naming
 from rollout.aws import Access, Clients
 from rollout.console import Console
-from rollout.inputs import TemplateSet, load_templates
 from rollout.edge_package import BYTECODE_METADATA, LAMBDA_EDGE_TEMPLATE, edge_code, runtime_cache_tag
+from rollout.inputs import TemplateSet, load_templates
+from rollout.moto_models.assume_role import seed_role
 from rollout.publish import SET_MARKER
-from rollout.rehearse import rehearsal_session
+from rollout.rehearse import ADMIN_ACCOUNT, rehearsal_session
 from templates.config import EnvConfig, load_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,20 @@ def sample_set(env: EnvConfig, root: Path, mutate: Callable[[dict[str, bytes]], 
 def real_set(name: str) -> TemplateSet:
     """The committed output/<name>/, checked against the generator like the CLI does."""
     return load_templates(load_environment(name))
+
+
+def account_client(moto: str, service: str, account: str | None = None, region: str = "us-east-1") -> Any:
+    """A client of moto's default account (the administration account), or of `account`, entered
+    through STS as on AWS (a role `tests` trusting the administration account is seeded there)."""
+    session = rehearsal_session()
+    if account is not None:
+        seed_role(account, "tests", ADMIN_ACCOUNT)
+        credentials = session.client("sts", region_name="us-east-1", endpoint_url=moto).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/tests", RoleSessionName="tests")["Credentials"]
+        session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
+                                aws_secret_access_key=credentials["SecretAccessKey"],
+                                aws_session_token=credentials["SessionToken"])
+    return session.client(service, region_name=region, endpoint_url=moto)
 
 
 def moto_clients(endpoint: str, console: Console | None = None) -> Clients:

@@ -8,35 +8,20 @@ import json
 import threading
 from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 
-from rollout.moto_models.assume_role import seed_role
-from rollout.rehearse import ADMIN_ACCOUNT, rehearsal_session
+from rollout_support import account_client
 
 ACCOUNT_A, ACCOUNT_B = "210000000001", "210000000002"
 
 LOG_GROUP = {"Type": "AWS::Logs::LogGroup"}
 
 
-def _client(moto: str, service: str, account: str | None = None, region: str = "us-east-1") -> Any:
-    """A client of moto's default account, or of `account` (entered through STS, as on AWS)."""
-    session = rehearsal_session()
-    if account is not None:
-        seed_role(account, "tests", ADMIN_ACCOUNT)
-        credentials = session.client("sts", region_name="us-east-1", endpoint_url=moto).assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/tests", RoleSessionName="tests")["Credentials"]
-        session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                                aws_secret_access_key=credentials["SecretAccessKey"],
-                                aws_session_token=credentials["SessionToken"])
-    return session.client(service, region_name=region, endpoint_url=moto)
-
-
 def _stack(moto: str, name: str, resources: dict[str, Any], account: str | None = None,
            region: str = "us-east-1") -> dict[str, Any]:
     """Create a stack and return its description (moto runs the creation synchronously)."""
-    cfn = _client(moto, "cloudformation", account, region)
+    cfn = account_client(moto, "cloudformation", account, region)
     template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
     stack_id = cfn.create_stack(StackName=name, TemplateBody=json.dumps(template),
                                 Capabilities=["CAPABILITY_NAMED_IAM"])["StackId"]
@@ -45,7 +30,7 @@ def _stack(moto: str, name: str, resources: dict[str, Any], account: str | None 
 
 def _events(moto: str, stack_id: str, account: str | None = None) -> list[tuple[str, str, str]]:
     """(logical id, status, reason) of every event, oldest first."""
-    cfn = _client(moto, "cloudformation", account, region=stack_id.split(":")[3])
+    cfn = account_client(moto, "cloudformation", account, region=stack_id.split(":")[3])
     return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
             for e in reversed(cfn.describe_stack_events(StackName=stack_id)["StackEvents"])]
 
@@ -56,7 +41,7 @@ def _failure(moto: str, stack: dict[str, Any], account: str | None = None) -> st
 
 
 def _log_groups(moto: str, account: str | None = None) -> set[str]:
-    return {g["logGroupName"] for g in _client(moto, "logs", account).describe_log_groups()["logGroups"]}
+    return {g["logGroupName"] for g in account_client(moto, "logs", account).describe_log_groups()["logGroups"]}
 
 
 def _log_group(name: str, policy: str | None = None) -> dict[str, Any]:
@@ -86,9 +71,9 @@ def _api_distribution(aliases: list[str]) -> dict[str, Any]:
 
 
 def test_an_alias_belongs_to_one_distribution_across_all_accounts_through_the_api(moto: str) -> None:
-    first = _client(moto, "cloudfront", ACCOUNT_A)
+    first = account_client(moto, "cloudfront", ACCOUNT_A)
     held = first.create_distribution(DistributionConfig=_api_distribution(["www.example.org"]))["Distribution"]
-    other_account = _client(moto, "cloudfront", ACCOUNT_B)
+    other_account = account_client(moto, "cloudfront", ACCOUNT_B)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         other_account.create_distribution(DistributionConfig=_api_distribution(["WWW.example.org", "example.org"]))
     assert excinfo.value.response["Error"]["Code"] == "CNAMEAlreadyExists"
@@ -112,8 +97,8 @@ def test_an_alias_belongs_to_one_distribution_across_all_accounts_through_the_ap
 
 
 def test_a_stack_whose_distribution_claims_a_held_alias_rolls_back(moto: str) -> None:
-    _client(moto, "cloudfront", ACCOUNT_A).create_distribution(DistributionConfig=_api_distribution(["cdn.example.org"]))
-    route53 = _client(moto, "route53", ACCOUNT_B)
+    account_client(moto, "cloudfront", ACCOUNT_A).create_distribution(DistributionConfig=_api_distribution(["cdn.example.org"]))
+    route53 = account_client(moto, "route53", ACCOUNT_B)
     zone_id = route53.create_hosted_zone(Name="example.org", CallerReference="z")["HostedZone"]["Id"].split("/")[-1]
     stack = _stack(moto, "site", {
         "Certificate": {"Type": "AWS::CertificateManager::Certificate", "Properties": {
@@ -131,14 +116,14 @@ def test_a_stack_whose_distribution_claims_a_held_alias_rolls_back(moto: str) ->
     assert _failure(moto, stack, ACCOUNT_B) == ("CNAMEAlreadyExists: One or more of the CNAMEs you provided are "
                                                 "already associated with a different resource.")
     # The certificate this create made is gone again.
-    assert _client(moto, "acm", ACCOUNT_B).list_certificates()["CertificateSummaryList"] == []
+    assert account_client(moto, "acm", ACCOUNT_B).list_certificates()["CertificateSummaryList"] == []
 
 
 # --- a hosted zone exists in the account that owns it ----------------------------------------
 
 
 def test_certificate_validation_and_alias_records_need_the_zone_in_the_stacks_account(moto: str) -> None:
-    zone_id = _client(moto, "route53", ACCOUNT_A).create_hosted_zone(
+    zone_id = account_client(moto, "route53", ACCOUNT_A).create_hosted_zone(
         Name="example.net", CallerReference="z")["HostedZone"]["Id"].split("/")[-1]
     certificate = _stack(moto, "certificate", {"Certificate": {
         "Type": "AWS::CertificateManager::Certificate", "Properties": {
@@ -160,8 +145,8 @@ def test_certificate_validation_and_alias_records_need_the_zone_in_the_stacks_ac
     again = _stack(moto, "records-again", {"Records": group}, account=ACCOUNT_A)
     assert "Tried to create resource record set [name='example.net.', type='A'] but it already exists" \
         in _failure(moto, again, ACCOUNT_A)
-    _client(moto, "cloudformation", ACCOUNT_A).delete_stack(StackName="records")
-    names = [r["Type"] for r in _client(moto, "route53", ACCOUNT_A).list_resource_record_sets(
+    account_client(moto, "cloudformation", ACCOUNT_A).delete_stack(StackName="records")
+    names = [r["Type"] for r in account_client(moto, "route53", ACCOUNT_A).list_resource_record_sets(
         HostedZoneId=zone_id)["ResourceRecordSets"]]
     assert "A" not in names
 
@@ -191,7 +176,7 @@ def test_a_named_resource_left_by_an_earlier_create_collides(moto: str, resource
         "RoleName": "function-role", "AssumeRolePolicyDocument": ROLE_POLICY}}})
     resource = {"Type": resource_type, "DeletionPolicy": "Retain", "Properties": NAMED[resource_type]}
     assert _stack(moto, "first", {"Named": resource})["StackStatus"] == "CREATE_COMPLETE"
-    _client(moto, "cloudformation").delete_stack(StackName="first")  # retained: the name stays taken
+    account_client(moto, "cloudformation").delete_stack(StackName="first")  # retained: the name stays taken
     second = _stack(moto, "second", {"Named": resource, "Later": _log_group("/second/later")})
     assert second["StackStatus"] == "ROLLBACK_COMPLETE"
     name = next(v for k, v in NAMED[resource_type].items() if k.endswith("Name"))
@@ -210,7 +195,7 @@ def test_bucket_and_kms_alias_names_are_taken_across_accounts_and_in_the_account
     second = _stack(moto, "key-2", {"Key": key, "Alias": alias})
     assert "'AWS::KMS::Alias' with identifier 'alias/site' already exists" in _failure(moto, second)
     with pytest.raises(botocore.exceptions.ClientError):  # the KMS API agrees
-        kms = _client(moto, "kms")
+        kms = account_client(moto, "kms")
         kms.create_alias(AliasName="alias/site", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
 
 
@@ -235,7 +220,7 @@ def test_rollback_of_a_failed_create_deletes_what_it_made_except_retain(moto: st
             "The following resource(s) failed to create: [Fails]. Rollback requested by user.") in events
     # A stack whose creation rolled back can only be deleted.
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
-        _client(moto, "cloudformation").update_stack(StackName="first-create", TemplateBody=json.dumps(
+        account_client(moto, "cloudformation").update_stack(StackName="first-create", TemplateBody=json.dumps(
             {"Resources": {"Deleted": _log_group("/policy/delete")}}))
     assert "is in ROLLBACK_COMPLETE state and can not be updated" in str(excinfo.value)
 
@@ -246,12 +231,12 @@ def test_stack_delete_keeps_both_retain_policies(moto: str) -> None:
         "KeptExceptOnCreate": _log_group("/policy/retain-except-on-create", "RetainExceptOnCreate"),
         "Kept": _log_group("/policy/retain", "Retain"),
     })
-    _client(moto, "cloudformation").delete_stack(StackName="live")
+    account_client(moto, "cloudformation").delete_stack(StackName="live")
     assert _log_groups(moto) == {"/policy/retain", "/policy/retain-except-on-create"}
 
 
 def test_a_failed_nested_stack_is_deleted_by_its_parents_rollback(moto: str) -> None:
-    s3 = _client(moto, "s3")
+    s3 = account_client(moto, "s3")
     s3.create_bucket(Bucket="nested-templates")
     child = {"Resources": {"Group": _log_group("/nested/group", "RetainExceptOnCreate"),
                            "Fails": dict(FAILING, DependsOn="Group")}}
@@ -265,12 +250,12 @@ def test_a_failed_nested_stack_is_deleted_by_its_parents_rollback(moto: str) -> 
     child_event = next(e for e in _events(moto, stack["StackId"]) if e[:2] == ("Child", "CREATE_FAILED"))
     assert child_event[2].startswith("Embedded stack arn:aws:cloudformation:us-east-1:123456789012:stack/")
     assert child_event[2].endswith("was not successfully created: The following resource(s) failed to create: [Fails].")
-    nested = _client(moto, "cloudformation").describe_stacks(StackName=child_event[2].split()[2])["Stacks"][0]
+    nested = account_client(moto, "cloudformation").describe_stacks(StackName=child_event[2].split()[2])["Stacks"][0]
     assert nested["StackStatus"] == "DELETE_COMPLETE"
 
 
 def test_failed_update_rolls_back_and_replacement_follows_update_replace_policy(moto: str) -> None:
-    cfn = _client(moto, "cloudformation")
+    cfn = account_client(moto, "cloudformation")
     _stack(moto, "app", {"Kept": _log_group("/app/kept", "RetainExceptOnCreate")})
 
     def update(resources: dict[str, Any]) -> str:
@@ -294,7 +279,7 @@ def test_failed_update_rolls_back_and_replacement_follows_update_replace_policy(
 
 
 def _stack_set(moto: str, resources: dict[str, Any]) -> Any:
-    cfn = _client(moto, "cloudformation")
+    cfn = account_client(moto, "cloudformation")
     template = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": {"Suffix": {"Type": "String"}},
                 "Resources": resources}
     cfn.create_stack_set(StackSetName="rules", TemplateBody=json.dumps(template),
@@ -330,7 +315,7 @@ def test_a_failed_instance_fails_the_operation_and_a_later_update_creates_its_st
     assert (failed["Status"], failed["StackInstanceStatus"]["DetailedStatus"]) == ("OUTDATED", "FAILED")
     # StackSets deletes a stack whose creation failed.
     first_stack = failed["StackId"]
-    assert _client(moto, "cloudformation", ACCOUNT_B).describe_stacks(
+    assert account_client(moto, "cloudformation", ACCOUNT_B).describe_stacks(
         StackName=first_stack)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
     cancelled = cfn.describe_stack_instance(StackSetName="rules", StackInstanceAccount="210000000003",
                                             StackInstanceRegion="us-east-1")["StackInstance"]
@@ -338,7 +323,7 @@ def test_a_failed_instance_fails_the_operation_and_a_later_update_creates_its_st
     assert "StackId" not in cancelled
 
     # The fix (the leftover is deleted), then an update operation: the stacks are created.
-    _client(moto, "logs", ACCOUNT_B).delete_log_group(logGroupName="/rules/group-x")
+    account_client(moto, "logs", ACCOUNT_B).delete_log_group(logGroupName="/rules/group-x")
     retry = cfn.update_stack_instances(StackSetName="rules", Accounts=[ACCOUNT_B, "210000000003"],
                                        Regions=["us-east-1"])
     assert cfn.describe_stack_set_operation(StackSetName="rules", OperationId=retry["OperationId"])[
@@ -405,7 +390,7 @@ def test_one_operation_runs_at_a_time_and_is_listed_while_it_runs(
         }
         for code, arguments in calls.items():
             with pytest.raises(botocore.exceptions.ClientError) as raised:
-                _client(moto, "cloudformation").create_stack_instances(
+                account_client(moto, "cloudformation").create_stack_instances(
                     StackSetName="rules", Regions=["us-east-1"], **arguments)
             assert raised.value.response["Error"]["Code"] == code
     finally:

@@ -9,14 +9,13 @@ import json
 import zipfile
 from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 
 from rollout import naming
-from rollout.moto_models.assume_role import seed_role
 from rollout.moto_models.lambda_code import bucket_policy_allows_get
-from rollout.rehearse import ADMIN_ACCOUNT, rehearsal_session
+from rollout.rehearse import ADMIN_ACCOUNT
+from rollout_support import account_client
 
 TARGET = "210000000011"  # an environment account: the functions are created there
 BUCKET = naming.template_bucket_name("edgecdn", ADMIN_ACCOUNT, "us-east-1")
@@ -37,19 +36,6 @@ def _read(prefix: str, principal: Any = None) -> dict[str, Any]:
             "Principal": principal or {"AWS": [naming.execution_role_arn(TARGET)]}}
 
 
-def _client(moto: str, service: str, account: str | None = None, region: str = "us-east-1") -> Any:
-    """A client of the administration account (moto's default), or of `account` entered through STS."""
-    session = rehearsal_session()
-    if account is not None:
-        seed_role(account, "tests", ADMIN_ACCOUNT)
-        credentials = session.client("sts", region_name="us-east-1", endpoint_url=moto).assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/tests", RoleSessionName="tests")["Credentials"]
-        session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                                aws_secret_access_key=credentials["SecretAccessKey"],
-                                aws_session_token=credentials["SessionToken"])
-    return session.client(service, region_name=region, endpoint_url=moto)
-
-
 def _package(text: str = "def handler(event, context):\n    return event\n") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -59,7 +45,7 @@ def _package(text: str = "def handler(event, context):\n    return event\n") -> 
 
 def _bucket(moto: str, name: str, region: str, objects: dict[str, bytes], statements: list[dict] | None = None,
             account: str | None = None) -> None:
-    s3 = _client(moto, "s3", account, region)
+    s3 = account_client(moto, "s3", account, region)
     if region == "us-east-1":
         s3.create_bucket(Bucket=name)
     else:
@@ -72,7 +58,7 @@ def _bucket(moto: str, name: str, region: str, objects: dict[str, bytes], statem
 
 def _function_role(moto: str, account: str) -> str:
     """The functions' role (Lambda refuses a role it cannot assume)."""
-    iam = _client(moto, "iam", account)
+    iam = account_client(moto, "iam", account)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]}
     try:
@@ -83,7 +69,7 @@ def _function_role(moto: str, account: str) -> str:
 
 
 def _create(moto: str, bucket: str, key: str = KEY, account: str = TARGET, name: str = "viewer-request") -> Any:
-    return _client(moto, "lambda", account).create_function(
+    return account_client(moto, "lambda", account).create_function(
         FunctionName=name, Runtime="python3.13", Handler="index.handler",
         Role=_function_role(moto, account), Code={"S3Bucket": bucket, "S3Key": key})
 
@@ -95,7 +81,7 @@ def _refusal(call: Any) -> tuple[str, str]:
 
 
 def _function_names(moto: str, account: str = TARGET) -> list[str]:
-    return [f["FunctionName"] for f in _client(moto, "lambda", account).list_functions()["Functions"]]
+    return [f["FunctionName"] for f in account_client(moto, "lambda", account).list_functions()["Functions"]]
 
 
 def _sha256(body: bytes) -> str:
@@ -166,7 +152,7 @@ def test_update_function_code_is_checked_too(moto: str) -> None:
             [DENY_INSECURE, _read("prod/*")])
     _bucket(moto, WEST_BUCKET, "us-west-2", {KEY: _package()}, [_read("prod/*")])
     created = _create(moto, BUCKET)
-    lam = _client(moto, "lambda", TARGET)
+    lam = account_client(moto, "lambda", TARGET)
     assert _refusal(lambda: lam.update_function_code(FunctionName="viewer-request", S3Bucket=BUCKET, S3Key=moved)) \
         == ("InvalidParameterValueException", ACCESS_REFUSAL)
     assert _refusal(lambda: lam.update_function_code(FunctionName="viewer-request", S3Bucket=WEST_BUCKET, S3Key=KEY)) \
@@ -193,7 +179,7 @@ def _failures(cfn: Any, stack_id: str, status: str) -> list[str]:
 def test_a_stack_whose_function_code_is_in_another_region_fails(moto: str) -> None:
     _bucket(moto, WEST_BUCKET, "us-west-2", {KEY: _package()}, [_read("prod/*")])
     _function_role(moto, TARGET)
-    cfn = _client(moto, "cloudformation", TARGET)
+    cfn = account_client(moto, "cloudformation", TARGET)
     stack_id = cfn.create_stack(StackName="edge", TemplateBody=_function_template(WEST_BUCKET, KEY))["StackId"]
     assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
     [reason] = _failures(cfn, stack_id, "CREATE_FAILED")
@@ -207,13 +193,13 @@ def test_a_stack_update_to_code_the_execution_role_cannot_read_rolls_back(moto: 
     _bucket(moto, BUCKET, "us-east-1", {KEY: package, moved: _package("# staging\n")},
             [DENY_INSECURE, _read("prod/*")])
     _function_role(moto, TARGET)
-    cfn = _client(moto, "cloudformation", TARGET)
+    cfn = account_client(moto, "cloudformation", TARGET)
     stack_id = cfn.create_stack(StackName="edge", TemplateBody=_function_template(BUCKET, KEY))["StackId"]
     assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     cfn.update_stack(StackName=stack_id, TemplateBody=_function_template(BUCKET, moved))
     assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     assert any(ACCESS_REFUSAL in reason for reason in _failures(cfn, stack_id, "UPDATE_FAILED"))
-    configuration = _client(moto, "lambda", TARGET).get_function(FunctionName="viewer-request")["Configuration"]
+    configuration = account_client(moto, "lambda", TARGET).get_function(FunctionName="viewer-request")["Configuration"]
     assert configuration["CodeSha256"] == _sha256(package)
 
 
@@ -222,14 +208,14 @@ def test_a_stack_update_that_keeps_the_code_does_not_fetch_it_again(moto: str) -
     # function was created does not matter to an update of its configuration.
     _bucket(moto, BUCKET, "us-east-1", {KEY: _package()}, [DENY_INSECURE, _read("prod/*")])
     _function_role(moto, TARGET)
-    cfn = _client(moto, "cloudformation", TARGET)
+    cfn = account_client(moto, "cloudformation", TARGET)
     stack_id = cfn.create_stack(StackName="edge", TemplateBody=_function_template(BUCKET, KEY))["StackId"]
-    _client(moto, "s3").delete_bucket_policy(Bucket=BUCKET)
+    account_client(moto, "s3").delete_bucket_policy(Bucket=BUCKET)
     template = json.loads(_function_template(BUCKET, KEY))
     template["Resources"]["ViewerRequest"]["Properties"]["Description"] = "configuration only"
     cfn.update_stack(StackName=stack_id, TemplateBody=json.dumps(template))
     assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
-    assert _client(moto, "lambda", TARGET).get_function(FunctionName="viewer-request")["Configuration"][
+    assert account_client(moto, "lambda", TARGET).get_function(FunctionName="viewer-request")["Configuration"][
         "Description"] == "configuration only"
 
 
