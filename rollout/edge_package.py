@@ -170,12 +170,13 @@ class PackageOutcome:
 
 def publish_packages(code: list[EdgeCode], s3: Any, bucket: str, python: RuntimePython) -> list[PackageOutcome]:
     """Put each function's package under its key, unless one is there already that holds bytecode (or
-    this publish cannot build bytecode either). Lambda takes a copy at create or update: replacing an
-    object never changes a function already deployed."""
+    this publish cannot build bytecode either). Every package is built and checked against its
+    trigger's size limit before the first upload. Lambda takes a copy at create or update: replacing
+    an object never changes a function already deployed."""
     limits = {f.event_type: VIEWER_PACKAGE_LIMIT if f.event_type.startswith("viewer-") else ORIGIN_PACKAGE_LIMIT
               for f in FUNCTIONS}
     wanted = runtime_cache_tag() if python.path else NO_BYTECODE
-    outcomes = []
+    outcomes, uploads = [], []
     for function in code:
         head = head_object(s3, bucket, function.key)
         existing = (head or {}).get("Metadata", {}).get(BYTECODE_METADATA)
@@ -187,11 +188,14 @@ def publish_packages(code: list[EdgeCode], s3: Any, bucket: str, python: Runtime
         if len(package) > limit:
             raise InputError(f"the {function.event_type} package is {len(package):,} bytes, over the "
                              f"{limit:,}-byte Lambda@Edge limit for its trigger")
+        outcome = PackageOutcome(function.key, "replaced" if head else "uploaded", wanted, len(package))
+        outcomes.append(outcome)
+        uploads.append((outcome, package))
+    for outcome, package in uploads:
         s3.put_object(
-            Bucket=bucket, Key=function.key, Body=package, ContentType="application/zip",
+            Bucket=bucket, Key=outcome.key, Body=package, ContentType="application/zip",
             Metadata={BYTECODE_METADATA: wanted},
             # S3 rejects the upload if the bytes it received do not match.
             ChecksumSHA256=base64.b64encode(hashlib.sha256(package).digest()).decode(),
         )
-        outcomes.append(PackageOutcome(function.key, "replaced" if head else "uploaded", wanted, len(package)))
     return outcomes

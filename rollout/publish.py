@@ -189,7 +189,8 @@ def report_publication(templates: TemplateSet, publication: Publication, console
         console.line(f"Edge function packages ({publication.runtime_python.note}):")
         for package in publication.packages:
             bytecode = "with bytecode" if package.bytecode != NO_BYTECODE else "source only"
-            console.line(f"  s3://{bucket}/{package.key}  {package.action}, {bytecode}")
+            size = f", {package.size:,} bytes" if package.size is not None else ""
+            console.line(f"  s3://{bucket}/{package.key}  {package.action}, {bytecode}{size}")
     console.line(f"Root template URL: {publication.root_url}")
     console.line("To create the stacks from the console instead (one stack per region, no StackSets):")
     for region, p in publication.regions.items():
