@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
             "WriteThrottleEvents, notifying arn:aws:sns:us-east-1:111111111111:edgecdn-dev-alarms") in out
     assert ("ok   111111111111: the edge functions run the packages publish built from lambda_edge.json "
             "(s3://edgecdn-stacksets-123456789012-us-east-1/dev/lambda-edge/)") in out
+    assert "Edge function packages (" in out
+    assert re.search(r"  s3://edgecdn-stacksets-123456789012-us-east-1/dev/lambda-edge/viewer-request-[0-9a-f]{64}\.zip  "
+                     r"uploaded, (with bytecode|source only), [0-9,]+ bytes", out)
     assert "Rehearsal passed: 21 checks." in out
     assert "FAIL" not in out
 
