@@ -97,7 +97,8 @@ def test_an_alias_belongs_to_one_distribution_across_all_accounts_through_the_ap
 
 
 def test_a_stack_whose_distribution_claims_a_held_alias_rolls_back(moto: str) -> None:
-    account_client(moto, "cloudfront", ACCOUNT_A).create_distribution(DistributionConfig=_api_distribution(["cdn.example.org"]))
+    account_client(moto, "cloudfront", ACCOUNT_A).create_distribution(
+        DistributionConfig=_api_distribution(["cdn.example.org"]))
     route53 = account_client(moto, "route53", ACCOUNT_B)
     zone_id = route53.create_hosted_zone(Name="example.org", CallerReference="z")["HostedZone"]["Id"].split("/")[-1]
     stack = _stack(moto, "site", {
@@ -188,7 +189,8 @@ def test_bucket_and_kms_alias_names_are_taken_across_accounts_and_in_the_account
     bucket = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "site-origin-shared-name"}}
     assert _stack(moto, "a", {"Bucket": bucket}, account=ACCOUNT_A)["StackStatus"] == "CREATE_COMPLETE"
     elsewhere = _stack(moto, "b", {"Bucket": bucket}, account=ACCOUNT_B, region="us-west-2")
-    assert "'AWS::S3::Bucket' with identifier 'site-origin-shared-name' already exists" in _failure(moto, elsewhere, ACCOUNT_B)
+    assert "'AWS::S3::Bucket' with identifier 'site-origin-shared-name' already exists" in \
+        _failure(moto, elsewhere, ACCOUNT_B)
     key = {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}}}
     alias = {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/site", "TargetKeyId": {"Ref": "Key"}}}
     assert _stack(moto, "key-1", {"Key": key, "Alias": alias})["StackStatus"] == "CREATE_COMPLETE"

@@ -51,8 +51,8 @@ def test_rehearse_dev_from_the_command_line_in_another_directory(tmp_path: Path)
     assert ("ok   111111111111: the edge functions run the packages publish built from lambda_edge.json "
             "(s3://edgecdn-stacksets-123456789012-us-east-1/dev/lambda-edge/)") in out
     assert "Edge function packages (" in out
-    assert re.search(r"  s3://edgecdn-stacksets-123456789012-us-east-1/dev/lambda-edge/viewer-request-[0-9a-f]{64}\.zip  "
-                     r"uploaded, (with bytecode|source only), [0-9,]+ bytes", out)
+    assert re.search(r"  s3://edgecdn-stacksets-123456789012-us-east-1/dev/lambda-edge/"
+                     r"viewer-request-[0-9a-f]{64}\.zip  uploaded, (with bytecode|source only), [0-9,]+ bytes", out)
     assert "Rehearsal passed: 21 checks." in out
     assert "FAIL" not in out
 
