@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import textwrap
+from pathlib import Path
 from typing import Callable
 
 import botocore.exceptions
@@ -78,6 +79,31 @@ def cmd_publish(args: argparse.Namespace) -> int:
     def run(console: Console) -> int:
         templates = load_templates(load_env(args.env))
         return publish(templates, connect(args, console), console)
+    return guarded(run)
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from rollout.edge_package import LAMBDA_EDGE_TEMPLATE, edge_code, runtime_python, write_packages
+
+    def run(console: Console) -> int:
+        templates = load_templates(load_env(args.env))
+        if LAMBDA_EDGE_TEMPLATE not in templates.files:
+            raise InputError(f"{templates.directory} has no {LAMBDA_EDGE_TEMPLATE}: no edge functions to package")
+        code = edge_code(templates.env.environment, templates.template(LAMBDA_EDGE_TEMPLATE),
+                         str(templates.directory / LAMBDA_EDGE_TEMPLATE))
+        python = runtime_python()
+        if args.output.exists() and not args.output.is_dir():
+            raise InputError(f"--output {args.output} exists and is not a directory")
+        try:
+            written = write_packages(code, args.output, python)
+        except OSError as exc:
+            raise InputError(f"--output {args.output}: cannot write the packages ({exc})") from exc
+        console.line(f"Edge function packages ({python.note}):")
+        for path in written:
+            console.line(f"  {path}")
+        console.line(f"Upload them to the us-east-1 bucket the us-east-1 stack gets as TemplatesBucket, keeping "
+                     f"their keys: aws s3 sync {args.output}/ s3://<bucket>/")
+        return 0
     return guarded(run)
 
 
@@ -187,6 +213,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "us-east-1 bucket, then print the root template URL and console links to create the stacks\n"
         "without StackSets. The packages carry bytecode compiled by a Python of the functions' runtime\n"
         "(EDGECDN_RUNTIME_PYTHON, else python3.13 on PATH); without one, the source alone.")
+    package = add("package", cmd_package, "build the edge functions' packages into a directory (no AWS)",
+                  "Build each edge function's deployment package from output/ENV/lambda_edge.json, as publish\n"
+                  "does, into DIR/<its key> (ENV/lambda-edge/<event type>-<sha256>.zip), for deploying from\n"
+                  "the console: upload them to the us-east-1 templates bucket with their keys. Bytecode is\n"
+                  "compiled by EDGECDN_RUNTIME_PYTHON, else python3.13 on PATH; without one, the source alone.",
+                  aws=False)
+    package.add_argument("--output", type=Path, required=True, metavar="DIR",
+                         help="directory to write the packages under (created if missing)")
     deploy = add("deploy", cmd_deploy, "create or update the stack set and its instances",
                  "Publish, then bring stack set PROJECT-ENV and its instances to output/ENV/: us-east-1,\n"
                  "the edge log regions and the replica regions first (all at once), then the primary\n"

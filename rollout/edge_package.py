@@ -35,7 +35,6 @@ from typing import Any
 
 from rollout.aws import head_object
 from rollout.errors import InputError
-from templates.edge_functions import FUNCTIONS
 from templates.lambda_edge import CODE_METADATA, RUNTIME, code_key
 
 RUNTIME_PYTHON_ENV = "EDGECDN_RUNTIME_PYTHON"
@@ -160,6 +159,16 @@ def edge_code(environment: str, template: dict[str, Any], where: str) -> list[Ed
     return functions
 
 
+def checked_package(function: EdgeCode, python: RuntimePython) -> bytes:
+    """The function's package; InputError if it is over the Lambda@Edge limit of its trigger."""
+    package = build_package(function.source, python.path)
+    limit = VIEWER_PACKAGE_LIMIT if function.event_type.startswith("viewer-") else ORIGIN_PACKAGE_LIMIT
+    if len(package) > limit:
+        raise InputError(f"the {function.event_type} package is {len(package):,} bytes, over the "
+                         f"{limit:,}-byte Lambda@Edge limit for its trigger")
+    return package
+
+
 @dataclass
 class PackageOutcome:
     key: str
@@ -173,8 +182,6 @@ def publish_packages(code: list[EdgeCode], s3: Any, bucket: str, python: Runtime
     this publish cannot build bytecode either). Every package is built and checked against its
     trigger's size limit before the first upload. Lambda takes a copy at create or update: replacing
     an object never changes a function already deployed."""
-    limits = {f.event_type: VIEWER_PACKAGE_LIMIT if f.event_type.startswith("viewer-") else ORIGIN_PACKAGE_LIMIT
-              for f in FUNCTIONS}
     wanted = runtime_cache_tag() if python.path else NO_BYTECODE
     outcomes, uploads = [], []
     for function in code:
@@ -183,11 +190,7 @@ def publish_packages(code: list[EdgeCode], s3: Any, bucket: str, python: Runtime
         if head is not None and (existing != NO_BYTECODE or wanted == NO_BYTECODE):
             outcomes.append(PackageOutcome(function.key, "present", existing or NO_BYTECODE))
             continue
-        package = build_package(function.source, python.path)
-        limit = limits.get(function.event_type, VIEWER_PACKAGE_LIMIT)
-        if len(package) > limit:
-            raise InputError(f"the {function.event_type} package is {len(package):,} bytes, over the "
-                             f"{limit:,}-byte Lambda@Edge limit for its trigger")
+        package = checked_package(function, python)
         outcome = PackageOutcome(function.key, "replaced" if head else "uploaded", wanted, len(package))
         outcomes.append(outcome)
         uploads.append((outcome, package))
@@ -199,3 +202,15 @@ def publish_packages(code: list[EdgeCode], s3: Any, bucket: str, python: Runtime
             ChecksumSHA256=base64.b64encode(hashlib.sha256(package).digest()).decode(),
         )
     return outcomes
+
+
+def write_packages(code: list[EdgeCode], directory: Path, python: RuntimePython) -> list[Path]:
+    """Write each package to directory/<its key> (for `aws s3 sync directory s3://<bucket>/`); every package
+    is built and size-checked before the first file is written. The files written, in order."""
+    built = [(directory / function.key, checked_package(function, python)) for function in code]
+    for path, package in built:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(package)
+        partial.replace(path)  # a reader never sees half a package
+    return [path for path, _ in built]

@@ -202,3 +202,23 @@ def test_rehearse_with_an_unusable_runtime_python_is_bad_input(monkeypatch, caps
     assert deploy.main(["rehearse", "--env", "dev"]) == 2
     assert f"error: {RUNTIME_PYTHON_ENV}=" in capsys.readouterr().err
     find_runtime_python.cache_clear()
+
+
+def test_package_writes_each_package_under_its_key_for_the_console_path(monkeypatch, tmp_path, capsys):
+    import deploy
+
+    find_runtime_python.cache_clear()
+    monkeypatch.delenv(RUNTIME_PYTHON_ENV, raising=False)
+    monkeypatch.setattr(edge_package.shutil, "which", lambda name: None)  # no python3.13: source only
+    assert deploy.main(["package", "--env", "dev", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    code = edge_code("dev", _lambda_edge("dev"), "lambda_edge.json")
+    for function in code:
+        path = tmp_path / function.key
+        assert f"  {path}" in out
+        with zipfile.ZipFile(path) as archive:
+            assert archive.namelist() == ["index.py"] and archive.read("index.py").decode() == function.source
+    assert f"aws s3 sync {tmp_path}/ s3://<bucket>/" in out
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == \
+        sorted(f.key for f in code)  # nothing else, no partial file left
+    find_runtime_python.cache_clear()
