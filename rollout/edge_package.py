@@ -44,6 +44,8 @@ LAMBDA_EDGE_TEMPLATE = "lambda_edge.json"
 # Lambda@Edge quotas: the compressed package of a viewer trigger is at most 1 MB, of an origin trigger 50 MB.
 VIEWER_PACKAGE_LIMIT = 1024 * 1024
 ORIGIN_PACKAGE_LIMIT = 50 * 1024 * 1024
+# Where Lambda extracts a function's package (its LAMBDA_TASK_ROOT).
+LAMBDA_TASK_PATH = "/var/task/index.py"
 # A zip entry's time is local and at least 1980: a fixed one keeps the package's bytes reproducible.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -101,7 +103,10 @@ def compile_bytecode(source: str, python: str) -> tuple[str, bytes]:
         index = Path(work) / "index.py"
         index.write_bytes(source.encode("utf-8"))
         compiled = Path(work) / "index.pyc"
-        program = ("import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True, "
+        # dfile: the path tracebacks name, where Lambda extracts the package (not this temporary one,
+        # which would also make every build's bytes differ).
+        program = ("import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], "
+                   f"dfile={LAMBDA_TASK_PATH!r}, doraise=True, "
                    "invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH); "
                    "print(sys.implementation.cache_tag)")
         out = subprocess.run([python, "-I", "-c", program, str(index), str(compiled)], capture_output=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import marshal
 import subprocess
 import sys
 import zipfile
@@ -61,8 +62,12 @@ def test_a_package_without_bytecode_is_index_py_readable_by_everyone_and_reprodu
 
 def test_the_runtime_loads_the_bytecode_instead_of_compiling_the_source(tmp_path):
     package = build_package(SOURCE, sys.executable)
+    assert build_package(SOURCE, sys.executable) == package  # reproducible, bytecode included
     pyc = f"__pycache__/index.{sys.implementation.cache_tag}.pyc"
     assert sorted(_entries(package)) == [pyc, "index.py"]
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        # PEP 552 header (16 bytes), then the code, which names the file where Lambda extracts it.
+        assert marshal.loads(archive.read(pyc)[16:]).co_filename == "/var/task/index.py"
     directory = _extract(package, tmp_path / "task")
     loaded = _import_index(directory)
     assert loaded.stdout.strip() == "42"
