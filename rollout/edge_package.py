@@ -35,6 +35,7 @@ from typing import Any
 
 from rollout.aws import head_object
 from rollout.errors import InputError
+from templates.edge_functions import TRIGGERS
 from templates.lambda_edge import CODE_METADATA, RUNTIME, code_key
 
 RUNTIME_PYTHON_ENV = "EDGECDN_RUNTIME_PYTHON"
@@ -157,6 +158,9 @@ def edge_code(environment: str, template: dict[str, Any], where: str) -> list[Ed
         if not isinstance(source, str) or not isinstance(key, str) or not isinstance(event_type, str):
             raise InputError(f"{where}: {logical_id} lacks Metadata.{CODE_METADATA}.index.py, "
                              "Metadata.EdgeEventType or Code.S3Key: run `python generate.py`")
+        if event_type not in TRIGGERS:  # it is part of the key, which `package` makes a file path
+            raise InputError(f"{where}: {logical_id} Metadata.EdgeEventType {event_type!r} is not one of "
+                             f"{', '.join(TRIGGERS)}: run `python generate.py`")
         if key != code_key(environment, event_type, source):
             raise InputError(f"{where}: {logical_id} Code.S3Key {key} does not match its "
                              f"Metadata.{CODE_METADATA} source: run `python generate.py`")

@@ -120,6 +120,14 @@ def test_a_template_whose_source_does_not_match_its_key_is_refused():
                                          r"prod/lambda-edge/viewer-request-[0-9a-f]{64}\.zip does not match its "
                                          r"Metadata.EdgeCode source: run `python generate.py`"):
         edge_code("prod", template, "output/prod/lambda_edge.json")
+    escaping = _lambda_edge()
+    function = escaping["Resources"]["ViewerResponseFunction"]
+    function["Metadata"]["EdgeEventType"] = "../../../elsewhere"
+    source = function["Metadata"]["EdgeCode"]["index.py"]
+    function["Properties"]["Code"]["S3Key"] = code_key("prod", "../../../elsewhere", source)
+    with pytest.raises(InputError, match=r"ViewerResponseFunction Metadata.EdgeEventType '../../../elsewhere' "
+                                         r"is not one of viewer-request, origin-response, viewer-response"):
+        edge_code("prod", escaping, "output/prod/lambda_edge.json")
     del template["Resources"]["OriginResponseFunction"]["Metadata"]["EdgeCode"]
     with pytest.raises(InputError, match="OriginResponseFunction lacks Metadata.EdgeCode.index.py"):
         edge_code("prod", template, "output/prod/lambda_edge.json")
